@@ -1,0 +1,23 @@
+"""scikit-learn compatible estimators for classic image classification.
+
+The public names are re-exported here; the submodules ``skcv.losses``,
+``skcv.gradcheck``, ``skcv.datasets`` and ``skcv.plotting`` hold the
+functions.
+"""
+
+from .augment import AugmentedClassifier, ImageAugmenter
+from .linear import HingeLinear, SoftmaxLinear
+from .neighbors import NearestNeighbor
+from .preprocessing import PixelFlatten
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AugmentedClassifier",
+    "HingeLinear",
+    "ImageAugmenter",
+    "NearestNeighbor",
+    "PixelFlatten",
+    "SoftmaxLinear",
+    "__version__",
+]

@@ -1,0 +1,6 @@
+"""Run the ``skcv`` command line: ``python -m skcv``."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())
