@@ -215,4 +215,3 @@ class PixelFlatten(TransformerMixin, BaseEstimator):
         tags.requires_fit = False
         tags.input_tags.three_d_array = True
         return tags
-
