@@ -1,0 +1,407 @@
+"""The minibatch SGD loop shared by the linear classifiers of ``skcv.linear``.
+
+One function, :func:`_fit_sgd`, trains the weights ``coef`` (n_classes,
+n_features) and ``intercept`` (n_classes,) of a linear model in place, on
+any of the losses of ``skcv.losses``. What survives from one call to the
+next (velocities, learning rate, samples seen, loss curve, stopping counters)
+lives in an :class:`_SGDState` that the estimator keeps.
+
+Speed: X is never copied per epoch. One permutation of the row indices is
+drawn per epoch and each batch is gathered with ``np.take(..., out=buffer)``
+into a preallocated buffer; scores, gradients and updates are written into
+buffers as well, so an epoch allocates almost nothing.
+"""
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+
+from .losses import _loss_and_grad, _penalty_split
+
+
+@dataclass(frozen=True)
+class _SGDConfig:
+    """Hyper-parameters of one call, resolved from the estimator's parameters."""
+
+    dscores: Any
+    dscores_kwargs: dict
+    penalty: Any
+    alpha: float
+    l1_ratio: float
+    fit_intercept: bool
+    batch_size: Any
+    learning_rate: str
+    learning_rate_init: float
+    power_t: float
+    momentum: float
+    nesterovs_momentum: bool
+    max_iter: int
+    tol: float
+    n_iter_no_change: int
+    early_stopping: bool
+    validation_fraction: float
+    shuffle: bool
+    verbose: int
+
+
+@dataclass
+class _SGDState:
+    """Everything SGD carries across epochs and across ``partial_fit`` calls."""
+
+    velocity_coef: np.ndarray
+    velocity_intercept: np.ndarray
+    learning_rate: float
+    t: int = 0
+    n_iter: int = 0
+    loss_curve: list = field(default_factory=list)
+    best_loss: float = np.inf
+    validation_scores: list | None = None
+    best_validation_score: float | None = None
+    no_improvement_count: int = 0
+
+    @classmethod
+    def zeros_like(cls, coef, intercept, learning_rate):
+        return cls(
+            velocity_coef=np.zeros_like(coef),
+            velocity_intercept=np.zeros_like(intercept),
+            learning_rate=float(learning_rate),
+        )
+
+
+class _Buffers:
+    """Preallocated arrays of one call: batch, scores, gradients, scratch."""
+
+    def __init__(self, batch_size, coef, *, gather):
+        n_classes, n_features = coef.shape
+        dtype = coef.dtype
+        self.X = np.empty((batch_size, n_features), dtype) if gather else None
+        self.y = np.empty(batch_size, np.intp) if gather else None
+        self.weight = np.empty(batch_size, dtype)
+        self.scores = np.empty((batch_size, n_classes), dtype)
+        self.grad_coef = np.empty_like(coef)
+        self.grad_intercept = np.empty(n_classes, dtype)
+        self.scratch_coef = np.empty_like(coef)
+        self.scratch_intercept = np.empty(n_classes, dtype)
+
+
+def _update(param, velocity, grad, scratch, lr, momentum, nesterov):
+    """One in-place SGD step with (Nesterov) momentum, as MLPClassifier takes it.
+
+    ``v <- momentum * v - lr * g``, then ``param += v`` or, with Nesterov,
+    ``param += momentum * v - lr * g``. ``grad`` is overwritten.
+    """
+    grad *= lr
+    if momentum == 0:
+        param -= grad
+        return
+    velocity *= momentum
+    velocity -= grad
+    if nesterov:
+        param -= grad
+        np.multiply(velocity, momentum, out=scratch)
+        param += scratch
+    else:
+        param += velocity
+
+
+def _batch_step(coef, intercept, Xb, yb, weight, state, config, buf, l1, l2):
+    """Loss and gradient on one batch, then one update; returns the batch loss.
+
+    ``weight`` is the coefficient of each sample's loss in the batch loss (a
+    scalar ``1 / m``, or the normalised sample weights divided by ``m``).
+    """
+    m = Xb.shape[0]
+    fit_intercept = config.fit_intercept
+    loss = _loss_and_grad(
+        config.dscores,
+        coef,
+        intercept if fit_intercept else None,
+        Xb,
+        yb,
+        weight,
+        buf.scores[:m],
+        buf.grad_coef,
+        buf.grad_intercept if fit_intercept else None,
+        **config.dscores_kwargs,
+    )
+    lr = state.learning_rate
+    if l2:
+        np.multiply(coef, l2, out=buf.scratch_coef)
+        buf.grad_coef += buf.scratch_coef
+    momentum, nesterov = config.momentum, config.nesterovs_momentum
+    _update(
+        coef,
+        state.velocity_coef,
+        buf.grad_coef,
+        buf.scratch_coef,
+        lr,
+        momentum,
+        nesterov,
+    )
+    if fit_intercept:
+        _update(
+            intercept,
+            state.velocity_intercept,
+            buf.grad_intercept,
+            buf.scratch_intercept,
+            lr,
+            momentum,
+            nesterov,
+        )
+    if l1:
+        # Proximal step of the L1 term: soft-thresholding by lr * l1, written
+        # as w - clip(w, -thr, thr). Unlike the subgradient it reaches exact
+        # zeros and does not oscillate around them.
+        thr = lr * l1
+        np.clip(coef, -thr, thr, out=buf.scratch_coef)
+        coef -= buf.scratch_coef
+    return loss
+
+
+def _run_epoch(coef, intercept, X, y, weight, state, config, buf, rng, batch_size):
+    """One pass over the data; returns the mean (weighted) data loss."""
+    n_samples = X.shape[0]
+    l1, l2 = _penalty_split(config.penalty, config.alpha, config.l1_ratio)
+    l1 = coef.dtype.type(l1)
+    l2 = coef.dtype.type(l2)
+    order = rng.permutation(n_samples) if config.shuffle else None
+    total = 0.0
+    for start in range(0, n_samples, batch_size):
+        stop = min(start + batch_size, n_samples)
+        m = stop - start
+        if order is None:
+            Xb, yb = X[start:stop], y[start:stop]
+            batch_weight = None if weight is None else weight[start:stop]
+        else:
+            # Sorted indices read X front to back, which the hardware prefetcher
+            # likes; the order inside a batch does not change its gradient.
+            idx = np.sort(order[start:stop])
+            # mode="clip" lets take write straight into the buffer (the
+            # default mode buffers); the indices are valid anyway.
+            Xb = np.take(X, idx, axis=0, out=buf.X[:m], mode="clip")
+            yb = np.take(y, idx, out=buf.y[:m], mode="clip")
+            batch_weight = (
+                None
+                if weight is None
+                else np.take(weight, idx, out=buf.weight[:m], mode="clip")
+            )
+        if batch_weight is None:
+            coef_m = coef.dtype.type(1 / m)
+        else:
+            coef_m = np.multiply(batch_weight, 1 / m, out=buf.weight[:m])
+        loss = _batch_step(coef, intercept, Xb, yb, coef_m, state, config, buf, l1, l2)
+        total += loss * m
+    return total / n_samples
+
+
+def _penalty_value(coef, config):
+    l1, l2 = _penalty_split(config.penalty, config.alpha, config.l1_ratio)
+    value = 0.0
+    if l2:
+        value += 0.5 * l2 * float(np.vdot(coef, coef))
+    if l1:
+        value += l1 * float(np.abs(coef).sum(dtype=np.float64))
+    return value
+
+
+def _accuracy(coef, intercept, X, y, weight):
+    """(Weighted) accuracy of the linear model on class indices ``y``."""
+    scores = X @ coef.T
+    scores += intercept
+    hit = scores.argmax(axis=1) == y
+    return float(np.average(hit, weights=weight))
+
+
+def _split_validation(X, y, weight, config, rng):
+    """Stratified train/validation split for early stopping."""
+    arrays = (X, y) if weight is None else (X, y, weight)
+    # At least one validation sample per class, which small data sets with
+    # the default fraction would not reach.
+    n_classes = np.bincount(y).astype(bool).sum()
+    n_val = max(int(np.ceil(config.validation_fraction * len(y))), n_classes)
+    try:
+        parts = train_test_split(
+            *arrays,
+            test_size=n_val,
+            stratify=y,
+            random_state=rng,
+        )
+    except ValueError as exc:
+        raise ValueError(
+            "early_stopping=True sets aside a stratified validation set of "
+            f"validation_fraction={config.validation_fraction} of the samples, "
+            f"which is impossible here: {exc} Increase validation_fraction or "
+            "the number of samples, or set early_stopping=False."
+        ) from None
+    X_train, X_val, y_train, y_val = parts[:4]
+    w_train, w_val = (None, None) if weight is None else parts[4:]
+    if w_val is not None and not w_val.sum() > 0:
+        raise ValueError(
+            "The sample weights of the validation set are all zero; use another "
+            "random_state or validation_fraction, or set early_stopping=False."
+        )
+    return X_train, y_train, w_train, (X_val, y_val, w_val)
+
+
+def _batch_size(config, n_samples):
+    if config.batch_size == "auto":
+        return min(200, n_samples)
+    return min(config.batch_size, n_samples)
+
+
+def _update_stopping(state, coef, intercept, config, validation, best):
+    """Record the epoch for the stopping rule; True if it did not improve."""
+    if validation is not None:
+        score = _accuracy(coef, intercept, *validation)
+        state.validation_scores.append(score)
+        if config.verbose:
+            print(f"Validation score: {score:f}")
+        improved = score >= state.best_validation_score + config.tol
+        if score > state.best_validation_score:
+            state.best_validation_score = score
+            np.copyto(best[0], coef)
+            np.copyto(best[1], intercept)
+    else:
+        loss = state.loss_curve[-1]
+        improved = loss <= state.best_loss - config.tol
+        state.best_loss = min(state.best_loss, loss)
+    state.no_improvement_count = 0 if improved else state.no_improvement_count + 1
+
+
+def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, incremental):
+    """Train ``coef`` and ``intercept`` in place by minibatch SGD.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n_classes, n_features)
+        Weights, C-contiguous, of the dtype of X; updated in place.
+    intercept : ndarray of shape (n_classes,)
+        Intercepts; updated in place (left alone without ``fit_intercept``).
+    X : ndarray of shape (n_samples, n_features)
+        C-contiguous training samples.
+    y : ndarray of shape (n_samples,)
+        Class indices.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Non-negative weights with a positive sum.
+    state : _SGDState
+        Velocities and bookkeeping, updated.
+    config : _SGDConfig
+        Hyper-parameters.
+    rng : numpy.random.RandomState
+        Source of the permutations and of the validation split.
+    incremental : bool
+        One epoch without stopping rule, early stopping or convergence
+        warning (``partial_fit``); otherwise up to ``max_iter`` epochs.
+
+    Raises
+    ------
+    ValueError
+        When the loss or the weights become non-finite. ``coef`` and
+        ``intercept`` then hold the weights of the last finished epoch.
+    """
+    weight = None
+    if sample_weight is not None:
+        # Mean 1, so that a batch of m samples weighs like m unit samples and
+        # the learning rate keeps its meaning whatever the weights' scale.
+        weight = (sample_weight / np.mean(sample_weight)).astype(coef.dtype)
+
+    validation, best = None, None
+    early_stopping = config.early_stopping and not incremental
+    if not incremental:
+        state.n_iter = 0
+        state.no_improvement_count = 0
+        state.best_loss = np.inf
+        state.validation_scores = [] if early_stopping else None
+        state.best_validation_score = -np.inf if early_stopping else None
+    if early_stopping:
+        X, y, weight, validation = _split_validation(X, y, weight, config, rng)
+        best = (coef.copy(), intercept.copy())
+
+    n_samples = X.shape[0]
+    batch_size = _batch_size(config, n_samples)
+    buf = _Buffers(batch_size, coef, gather=config.shuffle)
+    # Weights of the last finished epoch: what divergence and interruption
+    # fall back to.
+    last = (coef.copy(), intercept.copy())
+    max_epochs = 1 if incremental else config.max_iter
+    stopped = False
+    try:
+        # Overflow is detected below, once per epoch, and reported as a
+        # clear error; NumPy's warnings on the way there would only add noise.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(max_epochs):
+                data_loss = _run_epoch(
+                    coef, intercept, X, y, weight, state, config, buf, rng, batch_size
+                )
+                objective = data_loss + _penalty_value(coef, config)
+                if not (
+                    np.isfinite(objective)
+                    and np.isfinite(coef).all()
+                    and np.isfinite(intercept).all()
+                ):
+                    np.copyto(coef, last[0])
+                    np.copyto(intercept, last[1])
+                    raise ValueError(
+                        f"SGD diverged in epoch {state.n_iter + 1}: the loss or the "
+                        "weights became infinite or NaN. The weights of the last "
+                        "finished epoch were kept. Lower learning_rate_init or "
+                        "alpha, or scale the features (e.g. with StandardScaler)."
+                    )
+                np.copyto(last[0], coef)
+                np.copyto(last[1], intercept)
+                state.n_iter += 1
+                state.t += n_samples
+                state.loss_curve.append(objective)
+                if config.verbose:
+                    print(f"Iteration {state.n_iter}, loss = {objective:.8f}")
+                if config.learning_rate == "invscaling":
+                    state.learning_rate = (
+                        config.learning_rate_init / (state.t + 1) ** config.power_t
+                    )
+                if incremental:
+                    break
+                _update_stopping(state, coef, intercept, config, validation, best)
+                if state.no_improvement_count > config.n_iter_no_change:
+                    what = "Validation score" if early_stopping else "Training loss"
+                    msg = (
+                        f"{what} did not improve more than tol={config.tol:f} for "
+                        f"{config.n_iter_no_change} consecutive epochs."
+                    )
+                    if (
+                        config.learning_rate != "adaptive"
+                        or state.learning_rate <= 1e-6
+                    ):
+                        if config.verbose:
+                            print(msg + " Stopping.")
+                        stopped = True
+                        break
+                    state.learning_rate /= 5.0
+                    state.no_improvement_count = 0
+                    if config.verbose:
+                        print(
+                            msg + f" Setting learning rate to {state.learning_rate:f}"
+                        )
+    except KeyboardInterrupt:
+        np.copyto(coef, last[0])
+        np.copyto(intercept, last[1])
+        warnings.warn(
+            f"Training interrupted by user after {state.n_iter} finished "
+            "epoch(s); the weights of the last finished epoch were kept.",
+            UserWarning,
+            stacklevel=5,
+        )
+        stopped = True
+    if not incremental and not stopped:
+        warnings.warn(
+            f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) "
+            "reached and the optimization hasn't converged yet.",
+            ConvergenceWarning,
+            stacklevel=5,
+        )
+    if early_stopping and state.validation_scores:
+        np.copyto(coef, best[0])
+        np.copyto(intercept, best[1])

@@ -1,0 +1,428 @@
+"""Loss functions of linear classifiers with their analytic gradients.
+
+A linear classifier scores sample ``x`` for class ``k`` as
+``s_k = W[k] @ x + b[k]`` with ``W`` of shape (n_classes, n_features) and
+``b`` of shape (n_classes,). Each function here takes ``(W, b, X, y)`` with
+``y`` holding class indices ``0 .. n_classes - 1`` and returns the loss and
+its gradients with respect to ``W`` and ``b``.
+
+The data term of every loss is a (weighted) mean over samples::
+
+    L(W, b) = sum_i w_i * l_i(W, b) / sum_i w_i
+
+with ``w_i = 1`` when no ``sample_weight`` is given (the plain mean), so that
+integer weights act like repeated rows. The full training objective adds the
+penalty of :func:`penalty_value_and_grad`::
+
+    objective(W, b) = L(W, b) + R(W)
+
+The private ``_*_dscores`` kernels hold the math once: they turn a buffer of
+scores into the gradient of the loss with respect to those scores in place.
+The public functions and the training loop in ``skcv._sgd`` both call them
+through :func:`_loss_and_grad`, which adds the two matrix products.
+"""
+
+from numbers import Real
+
+import numpy as np
+
+__all__ = ["hinge_loss", "penalty_value_and_grad", "softmax_loss"]
+
+
+def _softmax_dscores(S, y, coef):
+    """Cross-entropy of scores ``S``; overwrite ``S`` with its gradient.
+
+    Parameters
+    ----------
+    S : ndarray of shape (n_samples, n_classes)
+        Scores, overwritten with ``d loss / d S``.
+    y : ndarray of shape (n_samples,)
+        Class indices.
+    coef : float or ndarray of shape (n_samples,)
+        Weight of each sample's loss in the total (e.g. ``1 / n_samples``).
+
+    Returns
+    -------
+    loss : float
+        ``sum_i coef_i * (logsumexp(S_i) - S_i[y_i])``.
+    """
+    rows = np.arange(S.shape[0])
+    # Shifting each row by its maximum leaves the softmax unchanged and keeps
+    # exp() from overflowing (scores of 1e4 would otherwise give inf / inf).
+    S -= S.max(axis=1, keepdims=True)
+    shifted_true = S[rows, y]
+    np.exp(S, out=S)
+    norm = S.sum(axis=1)
+    losses = np.log(norm)
+    losses -= shifted_true
+    S /= norm[:, None]
+    S[rows, y] -= 1
+    return _scale_rows(S, losses, coef)
+
+
+def _hinge_ww_dscores(S, y, coef, delta):
+    """Weston-Watkins multiclass hinge of ``S``; overwrite ``S`` with its gradient.
+
+    ``l_i = sum_{j != y_i} max(0, S_ij - S_iy + delta)``; see
+    :func:`_softmax_dscores` for the parameters.
+    """
+    rows = np.arange(S.shape[0])
+    S -= S[rows, y][:, None]
+    S += delta
+    S[rows, y] = 0
+    np.maximum(S, 0, out=S)
+    losses = S.sum(axis=1)
+    # Margins are now >= 0, so sign() is the 0/1 indicator of active margins;
+    # a margin of exactly 0 gets the subgradient 0.
+    np.sign(S, out=S)
+    S[rows, y] = -S.sum(axis=1)
+    return _scale_rows(S, losses, coef)
+
+
+def _hinge_cs_dscores(S, y, coef, delta):
+    """Crammer-Singer multiclass hinge of ``S``; overwrite ``S`` with its gradient.
+
+    ``l_i = max(0, max_{j != y_i} S_ij - S_iy + delta)``; see
+    :func:`_softmax_dscores` for the parameters. Ties between wrong classes go
+    to the first of them (a valid subgradient).
+    """
+    rows = np.arange(S.shape[0])
+    true = S[rows, y]
+    S[rows, y] = -np.inf
+    rival = S.argmax(axis=1)
+    losses = S[rows, rival]
+    losses -= true
+    losses += delta
+    np.maximum(losses, 0, out=losses)
+    active = (losses > 0).astype(S.dtype)
+    S.fill(0)
+    S[rows, rival] = active
+    S[rows, y] = -active
+    return _scale_rows(S, losses, coef)
+
+
+def _scale_rows(S, losses, coef):
+    """Weight gradient rows and per-sample losses by ``coef``; return the total."""
+    if np.ndim(coef) == 0:
+        S *= coef
+        return float(losses.sum(dtype=np.float64)) * float(coef)
+    S *= coef[:, None]
+    return float(np.dot(losses, coef))
+
+
+_KERNELS = {
+    "softmax": _softmax_dscores,
+    "weston_watkins": _hinge_ww_dscores,
+    "crammer_singer": _hinge_cs_dscores,
+}
+
+
+def _loss_and_grad(dscores, W, b, X, y, coef, S, dW, db, **kwargs):
+    """Fused loss and gradient of a linear model, written into buffers.
+
+    Parameters
+    ----------
+    dscores : callable
+        One of the ``_*_dscores`` kernels.
+    W : ndarray of shape (n_classes, n_features)
+    b : ndarray of shape (n_classes,) or None
+        None for a model without intercept.
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        Class indices.
+    coef : float or ndarray of shape (n_samples,)
+        Weight of each sample's loss in the total.
+    S : ndarray of shape (n_samples, n_classes)
+        Buffer for the scores, left holding ``d loss / d scores``.
+    dW : ndarray of shape (n_classes, n_features)
+        Buffer receiving the gradient with respect to ``W``.
+    db : ndarray of shape (n_classes,) or None
+        Buffer receiving the gradient with respect to ``b``.
+    **kwargs
+        Passed to ``dscores`` (``delta`` of the hinge losses).
+
+    Returns
+    -------
+    loss : float
+        ``sum_i coef_i * l_i``.
+    """
+    np.matmul(X, W.T, out=S)
+    if b is not None:
+        S += b
+    loss = dscores(S, y, coef, **kwargs)
+    np.matmul(S.T, X, out=dW)
+    if db is not None:
+        S.sum(axis=0, out=db)
+    return loss
+
+
+def _check_loss_args(W, b, X, y, sample_weight):
+    """Validate the arrays of a public loss function; return them as arrays."""
+    W = np.asarray(W)
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if W.ndim != 2 or X.ndim != 2:
+        raise ValueError(
+            f"W must be of shape (n_classes, n_features) and X of shape "
+            f"(n_samples, n_features); got W.shape={W.shape}, X.shape={X.shape}."
+        )
+    n_classes, n_features = W.shape
+    if X.shape[1] != n_features:
+        raise ValueError(f"X has {X.shape[1]} features but W has {n_features} columns.")
+    if n_classes < 2:
+        raise ValueError(f"W must have at least 2 rows (classes); got {n_classes}.")
+    if b is not None:
+        b = np.asarray(b)
+        if b.shape != (n_classes,):
+            raise ValueError(
+                f"b must be of shape (n_classes,) = ({n_classes},); got {b.shape}."
+            )
+    if y.shape != (X.shape[0],):
+        raise ValueError(
+            f"y must be of shape (n_samples,) = ({X.shape[0]},); got {y.shape}."
+        )
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"y must hold integer class indices; got dtype {y.dtype}.")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(
+            f"y must hold class indices in 0..{n_classes - 1}; got values in "
+            f"{y.min()}..{y.max()}."
+        )
+    if X.shape[0] == 0:
+        raise ValueError("X has no samples; the mean loss is undefined.")
+    dtype = np.result_type(W, X, np.float32)
+    if sample_weight is None:
+        coef = dtype.type(1 / X.shape[0])
+    else:
+        sample_weight = np.asarray(sample_weight, dtype=dtype)
+        if sample_weight.shape != (X.shape[0],):
+            raise ValueError(
+                f"sample_weight must be of shape (n_samples,) = ({X.shape[0]},); "
+                f"got {sample_weight.shape}."
+            )
+        total = sample_weight.sum()
+        if np.any(sample_weight < 0) or not total > 0:
+            raise ValueError("sample_weight must be non-negative with a positive sum.")
+        coef = sample_weight / total
+    return W, b, X, y, coef, dtype
+
+
+def _public_loss(kernel, W, b, X, y, sample_weight, **kwargs):
+    W, b, X, y, coef, dtype = _check_loss_args(W, b, X, y, sample_weight)
+    Wc = W.astype(dtype, copy=False)
+    Xc = X.astype(dtype, copy=False)
+    bc = None if b is None else b.astype(dtype, copy=False)
+    S = np.empty((X.shape[0], W.shape[0]), dtype=dtype)
+    dW = np.empty(W.shape, dtype=dtype)
+    db = None if b is None else np.empty(W.shape[0], dtype=dtype)
+    loss = _loss_and_grad(kernel, Wc, bc, Xc, y, coef, S, dW, db, **kwargs)
+    return loss, dW, db
+
+
+def softmax_loss(W, b, X, y, *, sample_weight=None):
+    """Softmax cross-entropy loss of a linear classifier and its gradients.
+
+    Parameters
+    ----------
+    W : array-like of shape (n_classes, n_features)
+        One weight row (template) per class.
+    b : array-like of shape (n_classes,) or None
+        Intercepts; None for a model without intercept.
+    X : array-like of shape (n_samples, n_features)
+        Samples.
+    y : array-like of int of shape (n_samples,)
+        Class index ``0 .. n_classes - 1`` of each sample.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights; the loss is their weighted mean.
+
+    Returns
+    -------
+    loss : float
+        ``sum_i w_i * l_i / sum_i w_i``.
+    dW : ndarray of shape (n_classes, n_features)
+        Gradient with respect to ``W``.
+    db : ndarray of shape (n_classes,) or None
+        Gradient with respect to ``b``; None when ``b`` is None.
+
+    See Also
+    --------
+    hinge_loss : The multiclass SVM loss.
+    sklearn.metrics.log_loss : The same loss of given probabilities.
+
+    Notes
+    -----
+    With scores ``s = W x_i + b`` and ``p = softmax(s)``::
+
+        l_i = -log p_{y_i} = log(sum_k exp(s_k)) - s_{y_i}
+        d l_i / d s = p - onehot(y_i)
+
+    Scores are shifted by their row maximum before ``exp``, so very large
+    scores give a finite loss.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcv.losses import softmax_loss
+    >>> W, b = np.zeros((10, 3)), np.zeros(10)
+    >>> X, y = np.ones((4, 3)), np.array([0, 1, 2, 3])
+    >>> loss, dW, db = softmax_loss(W, b, X, y)
+    >>> round(loss, 6), round(float(np.log(10)), 6)
+    (2.302585, 2.302585)
+    >>> dW.shape, db.shape
+    ((10, 3), (10,))
+    """
+    return _public_loss(_softmax_dscores, W, b, X, y, sample_weight)
+
+
+def hinge_loss(
+    W, b, X, y, *, delta=1.0, multi_class="weston_watkins", sample_weight=None
+):
+    """Multiclass SVM (hinge) loss of a linear classifier and its gradients.
+
+    Parameters
+    ----------
+    W : array-like of shape (n_classes, n_features)
+        One weight row (template) per class.
+    b : array-like of shape (n_classes,) or None
+        Intercepts; None for a model without intercept.
+    X : array-like of shape (n_samples, n_features)
+        Samples.
+    y : array-like of int of shape (n_samples,)
+        Class index ``0 .. n_classes - 1`` of each sample.
+    delta : float, default=1.0
+        Margin by which the true class must outscore the others.
+    multi_class : {"weston_watkins", "crammer_singer"}, default="weston_watkins"
+        Sum over the wrong classes (Weston-Watkins) or maximum over them
+        (Crammer-Singer).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights; the loss is their weighted mean.
+
+    Returns
+    -------
+    loss : float
+        ``sum_i w_i * l_i / sum_i w_i``.
+    dW : ndarray of shape (n_classes, n_features)
+        (Sub)gradient with respect to ``W``.
+    db : ndarray of shape (n_classes,) or None
+        (Sub)gradient with respect to ``b``; None when ``b`` is None.
+
+    See Also
+    --------
+    softmax_loss : The cross-entropy loss.
+    sklearn.svm.LinearSVC : Solves the Crammer-Singer problem exactly.
+
+    Notes
+    -----
+    With scores ``s = W x_i + b``::
+
+        weston_watkins: l_i = sum_{j != y_i} max(0, s_j - s_{y_i} + delta)
+        crammer_singer: l_i = max(0, max_{j != y_i} s_j - s_{y_i} + delta)
+
+    At a kink (a margin exactly 0, or a tie between the top wrong classes)
+    the gradient returned is one valid subgradient.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcv.losses import hinge_loss
+    >>> W, b = np.zeros((10, 3)), np.zeros(10)
+    >>> X, y = np.ones((4, 3)), np.array([0, 1, 2, 3])
+    >>> hinge_loss(W, b, X, y)[0]
+    9.0
+    >>> hinge_loss(W, b, X, y, multi_class="crammer_singer")[0]
+    1.0
+    """
+    if multi_class not in ("weston_watkins", "crammer_singer"):
+        raise ValueError(
+            "multi_class must be 'weston_watkins' or 'crammer_singer'; got "
+            f"{multi_class!r}."
+        )
+    if not isinstance(delta, Real) or not np.isfinite(delta) or delta < 0:
+        raise ValueError(f"delta must be a finite number >= 0; got {delta!r}.")
+    return _public_loss(
+        _KERNELS[multi_class], W, b, X, y, sample_weight, delta=float(delta)
+    )
+
+
+def penalty_value_and_grad(W, penalty="l2", alpha=1e-4, l1_ratio=0.15):
+    """Value and (sub)gradient of the weight penalty ``R(W)``.
+
+    Parameters
+    ----------
+    W : array-like of shape (n_classes, n_features)
+        Weights. The intercept is not an argument: it is never penalised,
+        since shrinking it towards 0 would favour classes by their index
+        rather than by the data (and makes the model depend on the origin of
+        the features).
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+        Which penalty.
+    alpha : float, default=1e-4
+        Strength of the penalty.
+    l1_ratio : float, default=0.15
+        Share of L1 in the elastic net, in ``[0, 1]``.
+
+    Returns
+    -------
+    value : float
+        ``R(W)``.
+    grad : ndarray of shape (n_classes, n_features)
+        Its gradient; for the L1 part the subgradient ``sign(W)`` (0 at 0).
+
+    Notes
+    -----
+    ::
+
+        None:        R(W) = 0
+        "l2":        R(W) = alpha * 0.5 * ||W||_F^2
+        "l1":        R(W) = alpha * sum |W_kj|
+        "elasticnet": R(W) = alpha * (l1_ratio * sum |W_kj|
+                                      + (1 - l1_ratio) * 0.5 * ||W||_F^2)
+
+    This matches :class:`sklearn.linear_model.SGDClassifier`. The training
+    loop does not follow the L1 subgradient: it applies the smooth part as a
+    gradient and the L1 part as a proximal (soft-thresholding) step, which
+    sets weights to exactly 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcv.losses import penalty_value_and_grad
+    >>> W = np.array([[3.0, -4.0]])
+    >>> value, grad = penalty_value_and_grad(W, "l2", alpha=0.1)
+    >>> value, grad.tolist()
+    (1.25, [[0.3, -0.4]])
+    >>> penalty_value_and_grad(W, "l1", alpha=0.1)[0]
+    0.7
+    """
+    W = np.asarray(W)
+    if not np.issubdtype(W.dtype, np.floating):
+        W = W.astype(np.float64)
+    if not isinstance(alpha, Real) or not alpha >= 0:
+        raise ValueError(f"alpha must be a number >= 0; got {alpha!r}.")
+    if not isinstance(l1_ratio, Real) or not 0 <= l1_ratio <= 1:
+        raise ValueError(f"l1_ratio must be a number in [0, 1]; got {l1_ratio!r}.")
+    l1, l2 = _penalty_split(penalty, alpha, l1_ratio)
+    value = 0.0
+    grad = np.zeros_like(W)
+    if l2:
+        value += l2 * 0.5 * float(np.vdot(W, W))
+        grad += l2 * W
+    if l1:
+        value += l1 * float(np.abs(W).sum())
+        grad += l1 * np.sign(W)
+    return value, grad
+
+
+def _penalty_split(penalty, alpha, l1_ratio):
+    """Return the L1 and L2 strengths ``(alpha * l1_ratio, alpha * (1 - l1_ratio))``."""
+    if penalty is None:
+        return 0.0, 0.0
+    if penalty == "l2":
+        return 0.0, float(alpha)
+    if penalty == "l1":
+        return float(alpha), 0.0
+    if penalty == "elasticnet":
+        return float(alpha * l1_ratio), float(alpha * (1 - l1_ratio))
+    raise ValueError(
+        f"penalty must be 'l2', 'l1', 'elasticnet' or None; got {penalty!r}."
+    )
