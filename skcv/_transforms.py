@@ -1,0 +1,278 @@
+"""Pure batch transforms behind :class:`skcv.augment.ImageAugmenter`.
+
+Every function works on a whole batch of images of shape
+``(n_images, height, width, channels)`` at once; nothing loops over images in
+Python. The geometric transforms (horizontal flip, rotation about the image
+centre, integer shift) are composed into one inverse affine map per image and
+resampled in a single compiled pass, so a rotated and shifted image is
+interpolated once, not twice.
+
+Map convention: output pixel ``(i, j)`` (row, column) takes its value from the
+source position ``(y, x)`` with::
+
+    y = m[0] * i + m[1] * j + m[2]
+    x = m[3] * i + m[4] * j + m[5]
+"""
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = ["affine_maps", "intensity_jitter", "pixel_range", "saturate_cast", "warp"]
+
+
+def pixel_range(dtype):
+    """Span of pixel values that the strengths are fractions of.
+
+    255 for integer images (which hold 0..255 when they are uint8), 1.0 for
+    float images (taken to lie in [0, 1]).
+    """
+    return 255.0 if np.dtype(dtype).kind in "iu" else 1.0
+
+
+def affine_maps(n_images, image_shape, *, flip=None, shift=None, angle=None):
+    """Inverse affine maps of flip, then rotation, then shift, one per image.
+
+    Forward, image ``k`` is first mirrored left-right when ``flip[k]``, then
+    rotated by ``angle[k]`` degrees counter-clockwise about its centre
+    ``((H - 1) / 2, (W - 1) / 2)`` (the convention of
+    :func:`scipy.ndimage.rotate`), then moved by ``shift[k] = (dy, dx)``
+    pixels, down and right (the convention of :func:`scipy.ndimage.shift`).
+
+    Parameters
+    ----------
+    n_images : int
+        Number of maps.
+    image_shape : tuple of int
+        ``(H, W)`` or ``(H, W, C)``.
+    flip : ndarray of bool of shape (n_images,), default=None
+        Which images to mirror; None mirrors none.
+    shift : ndarray of shape (n_images, 2), default=None
+        Integer offsets ``(dy, dx)``; None means no shift.
+    angle : ndarray of shape (n_images,), default=None
+        Rotation angles in degrees; None means no rotation.
+
+    Returns
+    -------
+    maps : ndarray of shape (n_images, 6)
+        The inverse maps, in the convention of the module docstring. With no
+        rotation every entry is an integer, which :func:`warp` resamples
+        exactly.
+    """
+    height, width = image_shape[:2]
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    theta = np.zeros(n_images) if angle is None else np.deg2rad(angle)
+    cos, sin = np.cos(theta), np.sin(theta)
+    offsets = np.zeros((n_images, 2)) if shift is None else np.asarray(shift, float)
+    # Undo the shift, then the rotation about the centre: with q the shifted-
+    # back position relative to the centre, source = R(-angle) q + centre.
+    qy, qx = -offsets[:, 0] - cy, -offsets[:, 1] - cx
+    maps = np.stack(
+        [cos, sin, cos * qy + sin * qx + cy, -sin, cos, -sin * qy + cos * qx + cx],
+        axis=1,
+    )
+    if flip is not None:
+        # Mirroring comes first forward, so last backward: x -> W - 1 - x.
+        maps[flip, 3:] *= -1
+        maps[flip, 5] += width - 1
+    return maps
+
+
+@numba.njit(inline="always")
+def _reflect(k, n):
+    """Index ``k`` folded into ``0..n-1`` as ``np.pad(mode="reflect")`` does."""
+    if n == 1:
+        return 0
+    period = 2 * (n - 1)
+    k = abs(k) % period
+    return period - k if k >= n else k
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _warp_kernel(src, sources, maps, integral, reflect, round_out, out):
+    height, width, n_channels = src.shape[1], src.shape[2], src.shape[3]
+    for k in numba.prange(out.shape[0]):
+        img = src[sources[k]]
+        dst = out[k]
+        m0, m1, m2 = maps[k, 0], maps[k, 1], maps[k, 2]
+        m3, m4, m5 = maps[k, 3], maps[k, 4], maps[k, 5]
+        if integral[k]:
+            # Flips and integer shifts only: a plain copy, exact for any dtype.
+            for i in range(height):
+                for j in range(width):
+                    y = int(m0 * i + m1 * j + m2)
+                    x = int(m3 * i + m4 * j + m5)
+                    if reflect:
+                        y = _reflect(y, height)
+                        x = _reflect(x, width)
+                    elif y < 0 or y >= height or x < 0 or x >= width:
+                        for c in range(n_channels):
+                            dst[i, j, c] = 0
+                        continue
+                    for c in range(n_channels):
+                        dst[i, j, c] = img[y, x, c]
+            continue
+        for i in range(height):
+            for j in range(width):
+                y = m0 * i + m1 * j + m2
+                x = m3 * i + m4 * j + m5
+                yf = math.floor(y)
+                xf = math.floor(x)
+                wy = y - yf
+                wx = x - xf
+                y0 = int(yf)
+                x0 = int(xf)
+                if 0 <= y0 < height - 1 and 0 <= x0 < width - 1:
+                    for c in range(n_channels):
+                        top = img[y0, x0, c] + wx * (
+                            img[y0, x0 + 1, c] - 1.0 * img[y0, x0, c]
+                        )
+                        bottom = img[y0 + 1, x0, c] + wx * (
+                            img[y0 + 1, x0 + 1, c] - 1.0 * img[y0 + 1, x0, c]
+                        )
+                        v = top + wy * (bottom - top)
+                        dst[i, j, c] = math.floor(v + 0.5) if round_out else v
+                    continue
+                # Border: each of the four neighbours is either folded back
+                # into the image (reflect) or contributes zero (constant).
+                for c in range(n_channels):
+                    v = 0.0
+                    for dy in range(2):
+                        yy = y0 + dy
+                        if reflect:
+                            yy = _reflect(yy, height)
+                        elif yy < 0 or yy >= height:
+                            continue
+                        wgt_y = wy if dy else 1.0 - wy
+                        for dx in range(2):
+                            xx = x0 + dx
+                            if reflect:
+                                xx = _reflect(xx, width)
+                            elif xx < 0 or xx >= width:
+                                continue
+                            wgt_x = wx if dx else 1.0 - wx
+                            v += wgt_y * wgt_x * img[yy, xx, c]
+                    dst[i, j, c] = math.floor(v + 0.5) if round_out else v
+    return out
+
+
+# The compiled kernel is specialised once per dtype; everything else goes
+# through float64 and is cast back by saturate_cast.
+_KERNEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def warp(images, maps, *, sources=None, pad_mode="constant"):
+    """Resample images through inverse affine maps with bilinear interpolation.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_images, H, W) or (n_images, H, W, C)
+        Source images, any real dtype.
+    maps : ndarray of shape (n_out, 6)
+        Inverse affine maps, as returned by :func:`affine_maps`.
+    sources : ndarray of int of shape (n_out,), default=None
+        Which source image each output image is resampled from; None means
+        ``arange(n_images)`` (then ``n_out`` must equal ``n_images``).
+    pad_mode : {"constant", "reflect"}, default="constant"
+        Value of pixels outside the source: zero, or the image mirrored about
+        its edge pixels as in ``np.pad(mode="reflect")`` (which is
+        scipy.ndimage's ``"mirror"``).
+
+    Returns
+    -------
+    out : ndarray of shape (n_out, H, W[, C])
+        Same dtype as ``images``. Integer results are rounded to the nearest
+        integer; a map with integer entries (no rotation) copies pixels
+        exactly.
+    """
+    images = np.asarray(images)
+    squeeze = images.ndim == 3
+    src = images[..., np.newaxis] if squeeze else images
+    maps = np.ascontiguousarray(maps, dtype=np.float64)
+    if sources is None:
+        sources = np.arange(len(src))
+    sources = np.ascontiguousarray(sources, dtype=np.intp)
+    work_dtype = src.dtype if src.dtype in _KERNEL_DTYPES else np.dtype(np.float64)
+    # A writable C-contiguous input keeps the compiled specialisations to one
+    # per dtype (read-only and strided arrays would each need their own).
+    if src.dtype != work_dtype or not (src.flags.c_contiguous and src.flags.writeable):
+        src = np.array(src, dtype=work_dtype, order="C")
+    out = np.empty((len(sources), *src.shape[1:]), dtype=work_dtype)
+    integral = np.all(maps == np.round(maps), axis=1)
+    _warp_kernel(
+        src,
+        sources,
+        maps,
+        integral,
+        pad_mode == "reflect",
+        work_dtype.kind != "f",
+        out,
+    )
+    out = saturate_cast(out, images.dtype)
+    return out[..., 0] if squeeze else out
+
+
+def intensity_jitter(images, *, contrast=None, brightness=None, noise=None):
+    """Contrast, brightness and additive noise, in floating point.
+
+    ``out = (x - mean) * contrast + mean + brightness + noise`` per image, with
+    ``mean`` the mean of all pixels (and channels) of that image.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_images, ...)
+        The images.
+    contrast : ndarray of shape (n_images,), default=None
+        Contrast factors (1 keeps the image); None skips the step.
+    brightness : ndarray of shape (n_images,), default=None
+        Offsets added to every pixel, in pixel units; None skips the step.
+    noise : ndarray of the shape of ``images``, default=None
+        Values added pixel by pixel; None skips the step.
+
+    Returns
+    -------
+    out : ndarray of the shape of ``images``
+        float64 for float64 input, float32 otherwise; not clipped (see
+        :func:`saturate_cast`).
+    """
+    dtype = np.float64 if images.dtype == np.float64 else np.float32
+    out = images.astype(dtype)
+    per_image = (-1,) + (1,) * (images.ndim - 1)
+    if contrast is not None:
+        axes = tuple(range(1, images.ndim))
+        mean = out.mean(axis=axes, keepdims=True)
+        out -= mean
+        out *= np.asarray(contrast, dtype).reshape(per_image)
+        out += mean
+    if brightness is not None:
+        out += np.asarray(brightness, dtype).reshape(per_image)
+    if noise is not None:
+        out += noise
+    return out
+
+
+def saturate_cast(values, dtype):
+    """Cast ``values`` to ``dtype``; integers are rounded and clipped, not wrapped.
+
+    Parameters
+    ----------
+    values : ndarray
+        Values to cast.
+    dtype : dtype
+        Target dtype.
+
+    Returns
+    -------
+    out : ndarray of dtype ``dtype``
+        ``values`` itself when it already has that dtype.
+    """
+    dtype = np.dtype(dtype)
+    if values.dtype == dtype:
+        return values
+    if dtype.kind in "iu" and values.dtype.kind == "f":
+        info = np.iinfo(dtype)
+        values = np.clip(np.rint(values), info.min, info.max)
+    elif dtype.kind == "b":
+        values = np.rint(values) != 0
+    return values.astype(dtype)
