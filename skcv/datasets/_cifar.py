@@ -68,13 +68,19 @@ def _read_members(path, names):
                     where = f"{member.name!r} in {path!r}"
                     try:
                         found[member.name] = _unpickle(archive.extractfile(member))
+                    except EOFError as exc:
+                        raise ValueError(
+                            f"{path!r} is truncated: it ends inside {member.name!r}."
+                        ) from exc
                     except Exception as exc:
                         # A pickle that is not a CIFAR batch fails in many ways
                         # (refused global, bad opcode, wrong numpy arguments).
                         raise ValueError(f"Cannot read {where}: {exc}") from exc
                     if len(found) == len(names):
                         break
-    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+    except EOFError as exc:
+        raise ValueError(f"{path!r} is truncated: {exc}.") from exc
+    except (tarfile.TarError, gzip.BadGzipFile, zlib.error) as exc:
         raise ValueError(f"{path!r} is not a readable tar.gz archive: {exc}") from exc
     missing = [name for name in names if name not in found]
     if missing:
