@@ -1,0 +1,536 @@
+"""Blocked k-nearest-neighbour search under the L1 and L2 distances.
+
+The search runs in two passes over each block of queries:
+
+1. An approximate pass ranks every training row in float32: for L2 through
+   one BLAS GEMM (``||b||^2 - 2 a.b``, on data centred on the training mean),
+   for L1 through a compiled kernel tiled over queries x training rows. A
+   compiled selection kernel keeps the ``m > k`` best candidates of each
+   query with a bounded heap, so no full sort and no index array the size of
+   the block is ever built.
+2. The candidates are re-ranked with exact float64 distances computed from
+   the original rows. A rigorous bound on the float32 rounding error then
+   certifies, per query, that no row outside the candidates can be nearer
+   than the k-th; the rare query that cannot be certified is searched again
+   exhaustively in float64. The neighbours returned are therefore those of
+   the exact float64 distances, ties broken by the lower training index.
+
+uint8 rows under L1 skip the second pass: their distances are accumulated
+exactly in int32 (absolute differences of bytes, which compilers turn into
+``psadbw``), so the selection is exact already.
+
+Every function here is pure: arrays in, arrays out, no estimator state.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+# Unit roundoff of float32.
+_U32 = 2.0**-24
+# Bytes of the approximate-distance block per (query, training row) pair.
+_BLOCK_ITEMSIZE = 4
+# Tile sizes of the L1 kernels: a tile of training rows stays in the L2 cache
+# while every query of the block is compared with it.
+_L1_TILE_QUERIES = 32
+_L1_TILE_TRAIN_FLOAT = 64
+_L1_TILE_TRAIN_UINT8 = 128
+# Float32 L1 kernels may reassociate sums (that is what lets them vectorise);
+# the error bound below holds for any summation order.
+_FASTMATH = {"reassoc", "nsz", "contract", "arcp"}
+_SENTINEL = np.iinfo(np.int64).max
+
+
+class _Index(NamedTuple):
+    """Training rows prepared for the search (see :func:`_build_index`)."""
+
+    X: np.ndarray  # original rows: uint8, float32 or float64, C order
+    metric: str  # "l1" or "l2"
+    Xs: np.ndarray  # rows for the approximate pass: float32, or X itself
+    shift: np.ndarray | None  # float64 offset subtracted to build Xs
+    x_sq_norms: np.ndarray | None  # float32 ||Xs_j||^2 (L2 only)
+    x_scale: float  # L2: max ||Xs_j||^2; L1: max rounding error of Xs rows
+
+
+def _n_candidates(k, n_available, exact):
+    """How many approximate candidates to keep per query for a final k."""
+    if exact:
+        return k
+    return min(n_available, k + max(k, 16))
+
+
+def _query_block_rows(n_train, n_features, n_candidates, block_memory_mib):
+    """Queries per block so that one block's work arrays fit the budget.
+
+    Per query a block holds one row of approximate distances to every training
+    row (``4 * n_train`` bytes), the query in float64 and float32, and its
+    candidates (value and index, 16 bytes each).
+    """
+    per_query = _BLOCK_ITEMSIZE * n_train + 12 * n_features + 16 * n_candidates
+    return max(1, int(block_memory_mib * 2**20) // per_query)
+
+
+def _storage_dtype(dtype):
+    """dtype in which the training rows are kept: uint8, float32 or float64."""
+    if dtype == np.uint8:
+        return np.uint8
+    if dtype in (np.float32, np.float16):
+        return np.float32
+    return np.float64
+
+
+def _build_index(X, metric):
+    """Prepare training rows for :func:`_topk_neighbors`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_train, n_features)
+        Finite training rows. uint8 is kept as is, float32 as float32, every
+        other dtype becomes float64.
+    metric : {"l1", "l2"}
+        The distance.
+
+    Returns
+    -------
+    index : _Index
+        The rows, and the float32 working copy of the approximate pass: for
+        L2 always centred on the training mean (so ``||a||^2 + ||b||^2`` does
+        not dwarf the distance when the data sit far from the origin); for L1
+        centred only when the rows cannot be held exactly in float32.
+    """
+    X = np.ascontiguousarray(X, dtype=_storage_dtype(X.dtype))
+    if not X.flags.writeable:
+        # A read-only copy would make numba compile every kernel once more.
+        X = X.copy()
+    if metric == "l2":
+        shift = X.mean(axis=0, dtype=np.float64)
+        Xs = _shifted_float32(X, shift)
+        x_sq_norms = np.einsum("ij,ij->i", Xs, Xs, dtype=np.float64)
+        x_scale = float(x_sq_norms.max())
+        return _Index(X, metric, Xs, shift, x_sq_norms.astype(np.float32), x_scale)
+    if X.dtype == np.float64:
+        shift = X.mean(axis=0)
+        Xs = _shifted_float32(X, shift)
+        # Rounding the centred rows to float32 moves an L1 distance by at
+        # most u * ||x - shift||_1 per side.
+        x_scale = _U32 * float(np.abs(Xs).sum(axis=1, dtype=np.float64).max())
+        return _Index(X, metric, Xs, shift, None, x_scale * (1 + 1e-6))
+    return _Index(X, metric, X, None, None, 0.0)
+
+
+def _shifted_float32(X, shift):
+    return (X - shift).astype(np.float32)
+
+
+def _gamma(n):
+    """Higham's gamma_n = n u / (1 - n u) for float32."""
+    return n * _U32 / (1 - n * _U32)
+
+
+def _topk_neighbors(Q, index, k, *, block_rows, exclude_self=False):
+    """Exact k nearest training rows of each query, in blocks of queries.
+
+    Parameters
+    ----------
+    Q : ndarray of shape (n_queries, n_features) or None
+        Finite queries (any real dtype). None means the training rows
+        themselves, each excluded from its own neighbours.
+    index : _Index
+        Training rows from :func:`_build_index`.
+    k : int
+        Number of neighbours, at most the number of rows available.
+    block_rows : int
+        Queries per block; bounds the extra memory (see
+        :func:`_query_block_rows`).
+    exclude_self : bool, default=False
+        Must be True exactly when ``Q`` is None.
+
+    Returns
+    -------
+    distances : ndarray of shape (n_queries, k), float64
+        True distances (square roots for L2), ascending.
+    indices : ndarray of shape (n_queries, k), int64
+        Training rows; equal distances are ordered by the lower index.
+    """
+    X = index.X
+    n_train, n_features = X.shape
+    from_train = Q is None
+    n_queries = n_train if from_train else Q.shape[0]
+    n_available = n_train - 1 if exclude_self else n_train
+    exact_int = (
+        index.metric == "l1"
+        and X.dtype == np.uint8
+        and (from_train or Q.dtype == np.uint8)
+        and 255 * n_features < 2**31
+    )
+    # Whether the float32 queries of the L1 pass equal the queries exactly.
+    q_exact = index.shift is None and (from_train or Q.dtype in (np.float32, np.uint8))
+    m = _n_candidates(k, n_available, exact_int)
+    distances = np.empty((n_queries, k), dtype=np.float64)
+    indices = np.empty((n_queries, k), dtype=np.int64)
+    metric_code = 2 if index.metric == "l2" else 1
+    block = np.empty((min(block_rows, n_queries), n_train), dtype=np.float32)
+    if exact_int:
+        block = block.view(np.int32)
+    cand_val = np.empty((block.shape[0], m), dtype=np.float64)
+    cand_idx = np.empty((block.shape[0], m), dtype=np.int64)
+
+    for start in range(0, n_queries, block_rows):
+        stop = min(start + block_rows, n_queries)
+        nb = stop - start
+        rows = slice(start, stop)
+        self_offset = start if exclude_self else -1
+        vals, idx = cand_val[:nb], cand_idx[:nb]
+        out = block[:nb]
+
+        if exact_int:
+            Qb = X[rows] if from_train else np.ascontiguousarray(Q[rows])
+            _l1_block_uint8(Qb, X, out)
+            _select_topk(out, self_offset, vals, idx)
+            distances[rows], indices[rows] = vals, idx
+            continue
+
+        Q64 = np.array(X[rows] if from_train else Q[rows], dtype=np.float64, order="C")
+        if from_train:
+            Q32 = index.Xs[rows]
+        elif index.shift is None:
+            Q32 = Q64.astype(np.float32)
+        else:
+            Q32 = _shifted_float32(Q64, index.shift)
+
+        if index.metric == "l2":
+            np.dot(Q32, index.Xs.T, out=out)
+            _select_topk_l2(out, index.x_sq_norms, self_offset, vals, idx)
+            centred = Q64 - index.shift
+            q_sq_norms = np.einsum("ij,ij->i", centred, centred)
+            # The float32 ranking value ||b||^2 - 2 a.b is within
+            # err of the exact ||a - b||^2 - ||a||^2 (see _l2_error_bound).
+            err = _l2_error_bound(n_features) * (q_sq_norms + index.x_scale)
+            floor = vals[:, -1] + q_sq_norms - err
+        else:
+            _l1_block(Q32, index.Xs, out)
+            _select_topk(out, self_offset, vals, idx)
+            q_err = 0.0
+            if not q_exact:
+                # Rounding the queries to float32 moves each distance by at
+                # most u * ||q - shift||_1.
+                q_err = _U32 * np.abs(Q32).sum(axis=1, dtype=np.float64) * (1 + 1e-6)
+            floor = vals[:, -1] / (1 + _gamma(n_features + 1)) - q_err - index.x_scale
+
+        if m == n_available:
+            floor = np.full(nb, np.inf)
+        else:
+            # A non-finite bound (float32 overflow) certifies nothing.
+            floor = np.where(np.isfinite(floor), floor, -np.inf)
+        ok = np.empty(nb, dtype=np.bool_)
+        _rerank_exact(Q64, X, idx, floor, k, metric_code, vals, ok)
+        distances[rows], indices[rows] = vals[:, :k], idx[:, :k]
+        redo = np.flatnonzero(~ok)
+        if redo.size:
+            self_rows = redo + start if exclude_self else np.full(redo.size, -1)
+            d, i = _exact_topk(Q64[redo], X, self_rows, k, metric_code)
+            distances[start + redo], indices[start + redo] = d, i
+
+    if index.metric == "l2":
+        np.sqrt(distances, out=distances)
+    return distances, indices
+
+
+def _l2_error_bound(n_features):
+    """c such that |float32 ranking value - exact value| <= c (||a||^2 + ||b||^2).
+
+    Sources, each bounded by a multiple of ``||a||^2 + ||b||^2`` for centred
+    rows a (query) and b (training): the float32 dot product (gamma_n,
+    Higham's bound for any summation order), rounding the centred rows and
+    the norms to float32 (about 7u), and the final subtraction (2u). Doubling
+    the sum leaves room for float64 rounding and for the bound's own
+    arithmetic.
+    """
+    return 2 * (_gamma(n_features) + 12 * _U32)
+
+
+# ---------------------------------------------------------------------------
+# Compiled kernels.
+
+
+@njit(inline="always")
+def _heap_replace_top(vals, inds, v, j):
+    """Put (v, j) at the root of a max-heap on (value, index) and sift it down."""
+    m = vals.shape[0]
+    pos = 0
+    while True:
+        c = 2 * pos + 1
+        if c >= m:
+            break
+        r = c + 1
+        if r < m and (vals[r] > vals[c] or (vals[r] == vals[c] and inds[r] > inds[c])):
+            c = r
+        if vals[c] > v or (vals[c] == v and inds[c] > j):
+            vals[pos] = vals[c]
+            inds[pos] = inds[c]
+            pos = c
+        else:
+            break
+    vals[pos] = v
+    inds[pos] = j
+
+
+@njit(inline="always")
+def _sort_pairs(vals, inds):
+    """Insertion sort on (value, index); the arrays hold a handful of items."""
+    for a in range(1, vals.shape[0]):
+        v = vals[a]
+        j = inds[a]
+        b = a - 1
+        while b >= 0 and (vals[b] > v or (vals[b] == v and inds[b] > j)):
+            vals[b + 1] = vals[b]
+            inds[b + 1] = inds[b]
+            b -= 1
+        vals[b + 1] = v
+        inds[b + 1] = j
+
+
+@njit(inline="always")
+def _heap_init(vals, inds):
+    for c in range(vals.shape[0]):
+        vals[c] = np.inf
+        inds[c] = _SENTINEL
+
+
+@njit(parallel=True, cache=True)
+def _select_topk(D, self_offset, out_val, out_idx):
+    """Smallest entries of each row of D, sorted by (value, column).
+
+    As many as ``out_val`` has columns.
+
+    Row i skips column ``self_offset + i`` when ``self_offset >= 0``. The scan
+    goes through the columns in order, so an entry equal to the heap's worst
+    has a larger column and never displaces it: ties keep the lower index.
+    """
+    n_rows, n_cols = D.shape
+    for i in prange(n_rows):
+        vals = out_val[i]
+        inds = out_idx[i]
+        _heap_init(vals, inds)
+        skip = self_offset + i if self_offset >= 0 else -1
+        row = D[i]
+        for j in range(n_cols):
+            v = np.float64(row[j])
+            if (v < vals[0] or (v == vals[0] and j < inds[0])) and j != skip:
+                _heap_replace_top(vals, inds, v, j)
+        _sort_pairs(vals, inds)
+
+
+@njit(parallel=True, cache=True)
+def _select_topk_l2(G, x_sq_norms, self_offset, out_val, out_idx):
+    """As :func:`_select_topk` on ``x_sq_norms[j] - 2 G[i, j]``.
+
+    With ``G = A @ B.T`` this ranks ``||a_i - b_j||^2 - ||a_i||^2``, which
+    orders the training rows like the squared distance without a pass that
+    adds the query norm (or clips negative values) over the whole block.
+    """
+    n_rows, n_cols = G.shape
+    for i in prange(n_rows):
+        vals = out_val[i]
+        inds = out_idx[i]
+        _heap_init(vals, inds)
+        skip = self_offset + i if self_offset >= 0 else -1
+        row = G[i]
+        for j in range(n_cols):
+            v = np.float64(x_sq_norms[j]) - 2.0 * np.float64(row[j])
+            if (v < vals[0] or (v == vals[0] and j < inds[0])) and j != skip:
+                _heap_replace_top(vals, inds, v, j)
+        _sort_pairs(vals, inds)
+
+
+@njit(inline="always")
+def _exact_distance(q, x, metric):
+    """Float64 squared L2 (metric 2) or L1 (metric 1) distance.
+
+    Four partial sums in a fixed order: fast, and the same rounding whichever
+    kernel calls it.
+    """
+    n = q.shape[0]
+    n4 = n - n % 4
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    if metric == 2:
+        for f in range(0, n4, 4):
+            d0 = q[f] - np.float64(x[f])
+            d1 = q[f + 1] - np.float64(x[f + 1])
+            d2 = q[f + 2] - np.float64(x[f + 2])
+            d3 = q[f + 3] - np.float64(x[f + 3])
+            s0 += d0 * d0
+            s1 += d1 * d1
+            s2 += d2 * d2
+            s3 += d3 * d3
+        for f in range(n4, n):
+            d0 = q[f] - np.float64(x[f])
+            s0 += d0 * d0
+    else:
+        for f in range(0, n4, 4):
+            s0 += abs(q[f] - np.float64(x[f]))
+            s1 += abs(q[f + 1] - np.float64(x[f + 1]))
+            s2 += abs(q[f + 2] - np.float64(x[f + 2]))
+            s3 += abs(q[f + 3] - np.float64(x[f + 3]))
+        for f in range(n4, n):
+            s0 += abs(q[f] - np.float64(x[f]))
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(parallel=True, cache=True)
+def _rerank_exact(Q64, X, cand_idx, floor, k, metric, cand_val, ok):
+    """Replace candidate values by exact distances, sort, and certify.
+
+    Row i is certified (``ok[i]``) when its k-th exact distance lies below
+    ``floor[i]``, a lower bound on the exact distance of every training row
+    left out of the candidates.
+    """
+    n_train = X.shape[0]
+    for i in prange(cand_idx.shape[0]):
+        vals = cand_val[i]
+        inds = cand_idx[i]
+        valid = True
+        for c in range(inds.shape[0]):
+            j = inds[c]
+            if j >= n_train:
+                # Fewer finite candidates than slots (values overflowed).
+                valid = False
+                break
+            vals[c] = _exact_distance(Q64[i], X[j], metric)
+        if not valid:
+            ok[i] = False
+            continue
+        _sort_pairs(vals, inds)
+        ok[i] = vals[k - 1] < floor[i]
+
+
+@njit(parallel=True, cache=True)
+def _exact_topk_kernel(Q64, X, self_rows, out_val, out_idx, metric):
+    for i in prange(Q64.shape[0]):
+        vals = out_val[i]
+        inds = out_idx[i]
+        _heap_init(vals, inds)
+        skip = self_rows[i]
+        for j in range(X.shape[0]):
+            if j == skip:
+                continue
+            v = _exact_distance(Q64[i], X[j], metric)
+            if v < vals[0] or (v == vals[0] and j < inds[0]):
+                _heap_replace_top(vals, inds, v, j)
+        _sort_pairs(vals, inds)
+
+
+def _exact_topk(Q64, X, self_rows, k, metric_code):
+    """Exhaustive float64 search: the reference and the uncertified fallback.
+
+    ``self_rows[i]`` is the training row that query i must skip, or -1.
+    Returns squared distances for L2.
+    """
+    vals = np.empty((Q64.shape[0], k), dtype=np.float64)
+    inds = np.empty((Q64.shape[0], k), dtype=np.int64)
+    _exact_topk_kernel(
+        np.ascontiguousarray(Q64, dtype=np.float64),
+        X,
+        np.asarray(self_rows, dtype=np.int64),
+        vals,
+        inds,
+        metric_code,
+    )
+    return vals, inds
+
+
+@njit(inline="always")
+def _l1_2x2(a0, a1, b0, b1):
+    s00 = np.float32(0.0)
+    s01 = np.float32(0.0)
+    s10 = np.float32(0.0)
+    s11 = np.float32(0.0)
+    for f in range(a0.shape[0]):
+        x0 = np.float32(b0[f])
+        x1 = np.float32(b1[f])
+        s00 += abs(a0[f] - x0)
+        s01 += abs(a0[f] - x1)
+        s10 += abs(a1[f] - x0)
+        s11 += abs(a1[f] - x1)
+    return s00, s01, s10, s11
+
+
+@njit(inline="always")
+def _l1_1x1(a, b):
+    s = np.float32(0.0)
+    for f in range(a.shape[0]):
+        s += abs(a[f] - np.float32(b[f]))
+    return s
+
+
+@njit(parallel=True, fastmath=_FASTMATH, cache=True)
+def _l1_block(Q, X, out):
+    """float32 L1 distances ``out[i, j] = sum_f |Q[i, f] - X[j, f]|``.
+
+    ``Q`` is float32, ``X`` float32 or uint8 (converted on the fly). The
+    work is tiled over (training tile, query tile) pairs, training-tile
+    major, so each thread keeps one tile of training rows in cache while
+    every query passes over it; inside a tile a 2 x 2 register block loads
+    each value once for two distances.
+    """
+    n_q = Q.shape[0]
+    n_t = X.shape[0]
+    tq = _L1_TILE_QUERIES
+    tx = _L1_TILE_TRAIN_FLOAT
+    n_qt = (n_q + tq - 1) // tq
+    n_xt = (n_t + tx - 1) // tx
+    for t in prange(n_qt * n_xt):
+        x0 = (t // n_qt) * tx
+        q0 = (t % n_qt) * tq
+        x1 = min(x0 + tx, n_t)
+        q1 = min(q0 + tq, n_q)
+        i = q0
+        while i + 1 < q1:
+            j = x0
+            while j + 1 < x1:
+                s00, s01, s10, s11 = _l1_2x2(Q[i], Q[i + 1], X[j], X[j + 1])
+                out[i, j] = s00
+                out[i, j + 1] = s01
+                out[i + 1, j] = s10
+                out[i + 1, j + 1] = s11
+                j += 2
+            if j < x1:
+                out[i, j] = _l1_1x1(Q[i], X[j])
+                out[i + 1, j] = _l1_1x1(Q[i + 1], X[j])
+            i += 2
+        if i < q1:
+            for j in range(x0, x1):
+                out[i, j] = _l1_1x1(Q[i], X[j])
+
+
+@njit(parallel=True, cache=True)
+def _l1_block_uint8(Q, X, out):
+    """Exact int32 L1 distances between uint8 rows (no float conversion).
+
+    The sum of absolute differences of bytes is written so that LLVM maps
+    it to ``psadbw`` on x86; tiled like :func:`_l1_block`.
+    """
+    n_q = Q.shape[0]
+    n_t = X.shape[0]
+    n_f = Q.shape[1]
+    tq = _L1_TILE_QUERIES
+    tx = _L1_TILE_TRAIN_UINT8
+    n_qt = (n_q + tq - 1) // tq
+    n_xt = (n_t + tx - 1) // tx
+    for t in prange(n_qt * n_xt):
+        x0 = (t // n_qt) * tx
+        q0 = (t % n_qt) * tq
+        x1 = min(x0 + tx, n_t)
+        q1 = min(q0 + tq, n_q)
+        for i in range(q0, q1):
+            a = Q[i]
+            for j in range(x0, x1):
+                b = X[j]
+                s = np.int32(0)
+                for f in range(n_f):
+                    s = np.int32(s + np.int32(abs(np.int32(a[f]) - np.int32(b[f]))))
+                out[i, j] = s
