@@ -309,14 +309,31 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"estimator with partial_fit such as SoftmaxLinear."
             )
         classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(
+                f"online training needs samples of at least 2 classes; got 1 class: "
+                f"{classes[0]!r}."
+            )
 
         if self.early_stopping:
-            train, val = train_test_split(
-                np.arange(len(y)),
-                test_size=self.validation_fraction,
-                stratify=y,
-                random_state=rng.randint(_MAX_SEED),
-            )
+            # At least one validation image per class, so that every class can
+            # be scored.
+            n_val = max(int(np.ceil(self.validation_fraction * len(y))), len(classes))
+            try:
+                train, val = train_test_split(
+                    np.arange(len(y)),
+                    test_size=n_val,
+                    stratify=y,
+                    random_state=rng.randint(_MAX_SEED),
+                )
+            except ValueError as exc:
+                raise ValueError(
+                    f"early_stopping=True holds out a stratified validation split "
+                    f"of validation_fraction={self.validation_fraction} of the "
+                    f"images, which is impossible here: {exc} Increase "
+                    f"validation_fraction or the number of images, or set "
+                    f"early_stopping=False."
+                ) from None
             X_val, y_val = X[val], y[val]
             X, y = X[train], y[train]
             if sample_weight is not None:
