@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
+from sklearn.utils.parallel import _threadpool_controller_decorator
 
 from .losses import _loss_and_grad, _penalty_split
 
@@ -73,7 +74,12 @@ class _SGDState:
 
 
 class _Buffers:
-    """Preallocated arrays of one call: batch, scores, gradients, scratch."""
+    """Preallocated arrays of one call: batch, scores, gradients, scratch.
+
+    The class-major scores of a batch of m samples are the first
+    ``n_classes * m`` numbers of ``scores``, so that a short last batch is
+    contiguous too.
+    """
 
     def __init__(self, batch_size, coef, *, gather):
         n_classes, n_features = coef.shape
@@ -81,7 +87,7 @@ class _Buffers:
         self.X = np.empty((batch_size, n_features), dtype) if gather else None
         self.y = np.empty(batch_size, np.intp) if gather else None
         self.weight = np.empty(batch_size, dtype)
-        self.scores = np.empty((batch_size, n_classes), dtype)
+        self.scores = np.empty(n_classes * batch_size, dtype)
         self.grad_coef = np.empty_like(coef)
         self.grad_intercept = np.empty(n_classes, dtype)
         self.scratch_coef = np.empty_like(coef)
@@ -115,6 +121,7 @@ def _batch_step(coef, intercept, Xb, yb, weight, state, config, buf, l1, l2):
     scalar ``1 / m``, or the normalised sample weights divided by ``m``).
     """
     m = Xb.shape[0]
+    n_classes = coef.shape[0]
     fit_intercept = config.fit_intercept
     loss = _loss_and_grad(
         config.dscores,
@@ -123,7 +130,7 @@ def _batch_step(coef, intercept, Xb, yb, weight, state, config, buf, l1, l2):
         Xb,
         yb,
         weight,
-        buf.scores[:m],
+        buf.scores[: n_classes * m].reshape(-1, m),
         buf.grad_coef,
         buf.grad_intercept if fit_intercept else None,
         **config.dscores_kwargs,
@@ -272,6 +279,9 @@ def _update_stopping(state, coef, intercept, config, validation, best):
     state.no_improvement_count = 0 if improved else state.no_improvement_count + 1
 
 
+# The products of a minibatch are small: BLAS threads gain little on them, and
+# on a busy machine their spin-waits make an epoch several times slower.
+@_threadpool_controller_decorator(limits=1, user_api="blas")
 def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, incremental):
     """Train ``coef`` and ``intercept`` in place by minibatch SGD.
 
@@ -392,7 +402,7 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
             f"Training interrupted by user after {state.n_iter} finished "
             "epoch(s); the weights of the last finished epoch were kept.",
             UserWarning,
-            stacklevel=5,
+            stacklevel=6,
         )
         stopped = True
     if not incremental and not stopped:
@@ -400,7 +410,7 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
             f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) "
             "reached and the optimization hasn't converged yet.",
             ConvergenceWarning,
-            stacklevel=5,
+            stacklevel=6,
         )
     if early_stopping and state.validation_scores:
         np.copyto(coef, best[0])

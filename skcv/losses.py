@@ -32,10 +32,14 @@ __all__ = ["hinge_loss", "penalty_value_and_grad", "softmax_loss"]
 def _softmax_dscores(S, y, coef):
     """Cross-entropy of scores ``S``; overwrite ``S`` with its gradient.
 
+    Scores are class-major: reductions over the classes then run along the
+    first axis, as contiguous vector operations, which is several times
+    faster than reducing rows of only ``n_classes`` numbers.
+
     Parameters
     ----------
-    S : ndarray of shape (n_samples, n_classes)
-        Scores, overwritten with ``d loss / d S``.
+    S : ndarray of shape (n_classes, n_samples)
+        Scores, one column per sample; overwritten with ``d loss / d S``.
     y : ndarray of shape (n_samples,)
         Class indices.
     coef : float or ndarray of shape (n_samples,)
@@ -44,69 +48,70 @@ def _softmax_dscores(S, y, coef):
     Returns
     -------
     loss : float
-        ``sum_i coef_i * (logsumexp(S_i) - S_i[y_i])``.
+        ``sum_i coef_i * (logsumexp(S[:, i]) - S[y_i, i])``.
     """
-    rows = np.arange(S.shape[0])
-    # Shifting each row by its maximum leaves the softmax unchanged and keeps
-    # exp() from overflowing (scores of 1e4 would otherwise give inf / inf).
-    S -= S.max(axis=1, keepdims=True)
-    shifted_true = S[rows, y]
+    cols = np.arange(S.shape[1])
+    # Shifting each sample's scores by their maximum leaves the softmax
+    # unchanged and keeps exp() from overflowing (scores of 1e4 would
+    # otherwise give inf / inf).
+    S -= S.max(axis=0)
+    shifted_true = S[y, cols]
     np.exp(S, out=S)
-    norm = S.sum(axis=1)
+    norm = S.sum(axis=0)
     losses = np.log(norm)
     losses -= shifted_true
-    S /= norm[:, None]
-    S[rows, y] -= 1
-    return _scale_rows(S, losses, coef)
+    S /= norm
+    S[y, cols] -= 1
+    return _weigh_samples(S, losses, coef)
 
 
 def _hinge_ww_dscores(S, y, coef, delta):
     """Weston-Watkins multiclass hinge of ``S``; overwrite ``S`` with its gradient.
 
-    ``l_i = sum_{j != y_i} max(0, S_ij - S_iy + delta)``; see
+    ``l_i = sum_{j != y_i} max(0, S[j, i] - S[y_i, i] + delta)``; see
     :func:`_softmax_dscores` for the parameters.
     """
-    rows = np.arange(S.shape[0])
-    S -= S[rows, y][:, None]
+    cols = np.arange(S.shape[1])
+    S -= S[y, cols]
     S += delta
-    S[rows, y] = 0
+    S[y, cols] = 0
     np.maximum(S, 0, out=S)
-    losses = S.sum(axis=1)
+    losses = S.sum(axis=0)
     # Margins are now >= 0, so sign() is the 0/1 indicator of active margins;
     # a margin of exactly 0 gets the subgradient 0.
     np.sign(S, out=S)
-    S[rows, y] = -S.sum(axis=1)
-    return _scale_rows(S, losses, coef)
+    S[y, cols] = -S.sum(axis=0)
+    return _weigh_samples(S, losses, coef)
 
 
 def _hinge_cs_dscores(S, y, coef, delta):
     """Crammer-Singer multiclass hinge of ``S``; overwrite ``S`` with its gradient.
 
-    ``l_i = max(0, max_{j != y_i} S_ij - S_iy + delta)``; see
-    :func:`_softmax_dscores` for the parameters. Ties between wrong classes go
-    to the first of them (a valid subgradient).
+    ``l_i = max(0, max_{j != y_i} S[j, i] - S[y_i, i] + delta)``; see
+    :func:`_softmax_dscores` for the parameters. Ties between wrong classes
+    go to the first of them (a valid subgradient).
     """
-    rows = np.arange(S.shape[0])
-    true = S[rows, y]
-    S[rows, y] = -np.inf
-    rival = S.argmax(axis=1)
-    losses = S[rows, rival]
+    cols = np.arange(S.shape[1])
+    true = S[y, cols]
+    S[y, cols] = -np.inf
+    rival = S.argmax(axis=0)
+    losses = S[rival, cols]
     losses -= true
     losses += delta
     np.maximum(losses, 0, out=losses)
     active = (losses > 0).astype(S.dtype)
     S.fill(0)
-    S[rows, rival] = active
-    S[rows, y] = -active
-    return _scale_rows(S, losses, coef)
+    S[rival, cols] = active
+    S[y, cols] = -active
+    return _weigh_samples(S, losses, coef)
 
 
-def _scale_rows(S, losses, coef):
-    """Weight gradient rows and per-sample losses by ``coef``; return the total."""
+def _weigh_samples(S, losses, coef):
+    """Weight gradient columns and per-sample losses by ``coef``; return the sum."""
     if np.ndim(coef) == 0:
         S *= coef
         return float(losses.sum(dtype=np.float64)) * float(coef)
-    S *= coef[:, None]
+    S *= coef
     return float(np.dot(losses, coef))
 
 
@@ -132,8 +137,8 @@ def _loss_and_grad(dscores, W, b, X, y, coef, S, dW, db, **kwargs):
         Class indices.
     coef : float or ndarray of shape (n_samples,)
         Weight of each sample's loss in the total.
-    S : ndarray of shape (n_samples, n_classes)
-        Buffer for the scores, left holding ``d loss / d scores``.
+    S : ndarray of shape (n_classes, n_samples)
+        Buffer for the class-major scores, left holding ``d loss / d S``.
     dW : ndarray of shape (n_classes, n_features)
         Buffer receiving the gradient with respect to ``W``.
     db : ndarray of shape (n_classes,) or None
@@ -146,13 +151,15 @@ def _loss_and_grad(dscores, W, b, X, y, coef, S, dW, db, **kwargs):
     loss : float
         ``sum_i coef_i * l_i``.
     """
-    np.matmul(X, W.T, out=S)
+    # BLAS is fastest at the row-major product; transposing its small
+    # (n_samples, n_classes) result costs a copy of only that many numbers.
+    np.copyto(S, np.matmul(X, W.T).T)
     if b is not None:
-        S += b
+        S += b[:, None]
     loss = dscores(S, y, coef, **kwargs)
-    np.matmul(S.T, X, out=dW)
+    np.matmul(S, X, out=dW)
     if db is not None:
-        S.sum(axis=0, out=db)
+        S.sum(axis=1, out=db)
     return loss
 
 
@@ -212,7 +219,7 @@ def _public_loss(kernel, W, b, X, y, sample_weight, **kwargs):
     Wc = W.astype(dtype, copy=False)
     Xc = X.astype(dtype, copy=False)
     bc = None if b is None else b.astype(dtype, copy=False)
-    S = np.empty((X.shape[0], W.shape[0]), dtype=dtype)
+    S = np.empty((W.shape[0], X.shape[0]), dtype=dtype)
     dW = np.empty(W.shape, dtype=dtype)
     db = None if b is None else np.empty(W.shape[0], dtype=dtype)
     loss = _loss_and_grad(kernel, Wc, bc, Xc, y, coef, S, dW, db, **kwargs)
