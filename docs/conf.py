@@ -20,11 +20,14 @@ import warnings
 from pathlib import Path
 
 from docutils.utils import get_source_line
+from sphinx.util import logging
 
 import skcv
 
 # Local Sphinx helpers (the gallery order).
 sys.path.insert(0, str(Path(__file__).resolve().parent / "sphinxext"))
+
+logger = logging.getLogger(__name__)
 
 # -- Project -----------------------------------------------------------------
 
@@ -121,6 +124,37 @@ warnings.filterwarnings(
 # -- Offline handling of scikit-learn's cross-references -----------------------
 
 
+def _resolve_reexported(app, env, node, contnode):
+    """Resolve ``skcv.<module>.<Name>`` to the documented ``skcv.<Name>``.
+
+    The estimators are documented under the names users import
+    (``skcv.ImageAugmenter``), while docstrings sometimes name their defining
+    module (``skcv.augment.ImageAugmenter``). Unresolvable references to skcv
+    objects are reported, so that a broken link fails the build.
+    """
+    if node.get("refdomain") != "py":
+        return None
+    target = node["reftarget"]
+    if not target.startswith("skcv."):
+        return None
+    domain = env.get_domain("py")
+    parts = target.split(".")
+    for cut in range(len(parts) - 2, 0, -1):
+        alias = ".".join(["skcv", *parts[cut:]])
+        if alias != target and alias in domain.objects:
+            return domain.resolve_xref(
+                env, node["refdoc"], app.builder, node["reftype"], alias, node, contnode
+            )
+    logger.warning(
+        "unresolved reference to %s (not in the API reference)",
+        target,
+        location=node,
+        type="skcv",
+        subtype="ref",
+    )
+    return None
+
+
 def _sklearn_reference_as_text(app, env, node, contnode):
     """Show unresolvable references of scikit-learn's inherited docstrings as text.
 
@@ -141,4 +175,5 @@ def _sklearn_reference_as_text(app, env, node, contnode):
 
 
 def setup(app):
+    app.connect("missing-reference", _resolve_reexported)
     app.connect("missing-reference", _sklearn_reference_as_text)

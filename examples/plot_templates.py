@@ -35,8 +35,8 @@ X_train, X_test, y_train, y_test = train_test_split(
 )
 
 models = {
-    "SoftmaxLinear": SoftmaxLinear(alpha=1e-2, max_iter=50, random_state=0),
-    "HingeLinear": HingeLinear(alpha=1e-2, max_iter=50, random_state=0),
+    "SoftmaxLinear": SoftmaxLinear(alpha=1e-2, learning_rate_init=0.05, random_state=0),
+    "HingeLinear": HingeLinear(alpha=1e-2, learning_rate_init=0.05, random_state=0),
 }
 pipelines = {}
 for name, classifier in models.items():
