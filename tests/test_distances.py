@@ -1,0 +1,208 @@
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+
+from skcv import _distances
+from skcv._distances import (
+    _build_index,
+    _l1_block,
+    _l1_block_uint8,
+    _l2_error_bound,
+    _query_block_rows,
+    _select_topk,
+    _topk_neighbors,
+)
+
+_CDIST = {"l1": "cityblock", "l2": "sqeuclidean"}
+
+
+def _reference(Q, X, k, metric, exclude_self=False):
+    """Float64 brute force: scipy distances, stable sort (lower index first)."""
+    D = cdist(Q.astype(np.float64), X.astype(np.float64), _CDIST[metric])
+    if exclude_self:
+        np.fill_diagonal(D, np.inf)
+    ind = np.argsort(D, axis=1, kind="stable")[:, :k]
+    dist = np.take_along_axis(D, ind, axis=1)
+    return (np.sqrt(dist) if metric == "l2" else dist), ind
+
+
+def _pixels(rng, n, n_features, dtype, offset):
+    """Pixel-like rows: uint8 in 0..255, or floats in [0, 1) plus an offset.
+
+    Float rows at an offset of 1000 have squared norms near 1e6 * n_features
+    and squared distances near n_features / 6: float32 cancellation in
+    ``||a||^2 + ||b||^2 - 2 a.b`` is then larger than the gaps between
+    neighbours.
+    """
+    X = rng.integers(0, 256, size=(n, n_features))
+    if dtype == np.uint8:
+        return X.astype(np.uint8)
+    return ((X + rng.random(X.shape)) / 256 + offset).astype(dtype)
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2"])
+@pytest.mark.parametrize(
+    "dtype, offset",
+    [(np.uint8, 0), (np.float32, 0), (np.float32, 1000), (np.float64, 1000)],
+)
+@pytest.mark.parametrize("k", [1, 5])
+def test_topk_equals_float64_brute_force(metric, dtype, offset, k):
+    rng = np.random.default_rng(0)
+    X = _pixels(rng, 300, 50, dtype, offset)
+    Q = _pixels(rng, 70, 50, dtype, offset)
+    index = _build_index(X, metric)
+    dist, ind = _topk_neighbors(Q, index, k, block_rows=16)
+    ref_dist, ref_ind = _reference(Q, X, k, metric)
+    np.testing.assert_array_equal(ind, ref_ind)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-12)
+
+    dist, ind = _topk_neighbors(None, index, k, block_rows=16, exclude_self=True)
+    ref_dist, ref_ind = _reference(X, X, k, metric, exclude_self=True)
+    np.testing.assert_array_equal(ind, ref_ind)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-12)
+
+
+def test_float32_ranking_alone_fails_on_offset_data():
+    # The data of the test above are hard enough: ranking by an uncentred
+    # float32 ||a||^2 + ||b||^2 - 2 a.b picks wrong neighbours on pixels+1000.
+    rng = np.random.default_rng(0)
+    X = _pixels(rng, 300, 50, np.float32, 1000)
+    Q = _pixels(rng, 70, 50, np.float32, 1000)
+    naive = (Q * Q).sum(1)[:, None] + (X * X).sum(1)[None] - 2 * Q @ X.T
+    _, ref_ind = _reference(Q, X, 1, "l2")
+    assert (naive.argmin(axis=1) != ref_ind[:, 0]).sum() > 10
+    _, ind = _topk_neighbors(Q, _build_index(X, "l2"), 1, block_rows=70)
+    np.testing.assert_array_equal(ind, ref_ind)
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_ties_break_by_lower_index(metric, dtype):
+    # Few distinct values in few features: most distances tie, and many
+    # queries cannot be certified from float32 values and go to the float64
+    # fallback; the order must still be (distance, index).
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 3, size=(200, 4)).astype(dtype)
+    Q = rng.integers(0, 3, size=(40, 4)).astype(dtype)
+    index = _build_index(X, metric)
+    for k in (1, 7, 40):
+        _, ind = _topk_neighbors(Q, index, k, block_rows=9)
+        np.testing.assert_array_equal(ind, _reference(Q, X, k, metric)[1])
+        _, ind = _topk_neighbors(None, index, k, block_rows=9, exclude_self=True)
+        np.testing.assert_array_equal(ind, _reference(X, X, k, metric, True)[1])
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2"])
+def test_uncertified_queries_fall_back_to_exact_search(metric, monkeypatch):
+    calls = []
+    exact_topk = _distances._exact_topk
+
+    def spy(Q64, *args):
+        calls.append(len(Q64))
+        return exact_topk(Q64, *args)
+
+    monkeypatch.setattr(_distances, "_exact_topk", spy)
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(400, 30))
+    # Queries a million units away: the float32 pass cannot tell their
+    # neighbours apart, so none can be certified.
+    Q = rng.normal(size=(20, 30)) + 1e6
+    _, ind = _topk_neighbors(Q, _build_index(X, metric), 3, block_rows=8)
+    assert sum(calls) == 20
+    np.testing.assert_array_equal(ind, _reference(Q, X, 3, metric)[1])
+
+
+def test_results_do_not_depend_on_block_size():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(500, 20)).astype(np.float32)
+    Q = rng.normal(size=(97, 20)).astype(np.float32)
+    for metric in ("l1", "l2"):
+        index = _build_index(X, metric)
+        dist, ind = _topk_neighbors(Q, index, 4, block_rows=97)
+        for block_rows in (1, 10, 1000):
+            d, i = _topk_neighbors(Q, index, 4, block_rows=block_rows)
+            np.testing.assert_array_equal(i, ind)
+            np.testing.assert_array_equal(d, dist)
+
+
+@pytest.mark.parametrize(
+    "n_train, n_features, n_candidates, mib",
+    [(60_000, 784, 17, 128), (1000, 10, 20, 0.1), (10, 3, 2, 1e-6)],
+)
+def test_block_rows_obey_the_budget(n_train, n_features, n_candidates, mib):
+    rows = _query_block_rows(n_train, n_features, n_candidates, mib)
+    per_query = 4 * n_train + 12 * n_features + 16 * n_candidates
+    budget = int(mib * 2**20)
+    if per_query <= budget:
+        assert rows * per_query <= budget < (rows + 1) * per_query
+    else:
+        assert rows == 1  # one query per block is the least there is
+
+
+def test_l2_error_bound_holds():
+    # The float32 ranking value ||b||^2 - 2 a.b of centred rows is within the
+    # bound of the exact ||a - b||^2 - ||a||^2, even on offset data.
+    rng = np.random.default_rng(4)
+    X = _pixels(rng, 400, 100, np.float32, 1000)
+    Q = _pixels(rng, 50, 100, np.float32, 1000)
+    index = _build_index(X, "l2")
+    Qc = Q.astype(np.float64) - index.shift
+    ranking = index.x_sq_norms.astype(np.float64) - 2.0 * (
+        Qc.astype(np.float32) @ index.Xs.T
+    ).astype(np.float64)
+    q_sq = (Qc**2).sum(1)
+    exact = cdist(Q.astype(np.float64), X.astype(np.float64), "sqeuclidean")
+    error = np.abs(ranking + q_sq[:, None] - exact)
+    bound = _l2_error_bound(100) * (q_sq[:, None] + index.x_scale)
+    assert (error <= bound).all()
+    assert error.max() > 0  # the rounding is real; the bound is not vacuous
+
+
+@pytest.mark.parametrize("x_dtype", [np.float32, np.uint8])
+def test_l1_block_matches_cdist(x_dtype):
+    # Odd sizes exercise the remainders of the 2 x 2 blocks and of the tiles.
+    rng = np.random.default_rng(5)
+    X = rng.integers(0, 256, size=(131, 37)).astype(x_dtype)
+    Q = rng.normal(100, 50, size=(35, 37)).astype(np.float32)
+    out = np.empty((35, 131), dtype=np.float32)
+    _l1_block(Q, X, out)
+    expected = cdist(Q.astype(np.float64), X.astype(np.float64), "cityblock")
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+
+
+def test_uint8_l1_block_is_exact():
+    rng = np.random.default_rng(6)
+    X = rng.integers(0, 256, size=(261, 801), dtype=np.uint8)
+    Q = rng.integers(0, 256, size=(33, 801), dtype=np.uint8)
+    out = np.empty((33, 261), dtype=np.int32)
+    _l1_block_uint8(Q, X, out)
+    expected = cdist(Q.astype(np.float64), X.astype(np.float64), "cityblock")
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_select_topk_sorts_by_value_then_index_and_skips_self():
+    rng = np.random.default_rng(7)
+    D = rng.integers(0, 5, size=(12, 40)).astype(np.float32)
+    vals = np.empty((12, 6))
+    idx = np.empty((12, 6), dtype=np.int64)
+    _select_topk(D, -1, vals, idx)
+    expected = np.argsort(D, axis=1, kind="stable")[:, :6]
+    np.testing.assert_array_equal(idx, expected)
+    np.testing.assert_array_equal(vals, np.take_along_axis(D, expected, axis=1))
+
+    # Row i of a block starting at training row 3 skips column 3 + i.
+    _select_topk(D, 3, vals, idx)
+    masked = D.astype(np.float64)
+    masked[np.arange(12), np.arange(12) + 3] = np.inf
+    np.testing.assert_array_equal(idx, np.argsort(masked, axis=1, kind="stable")[:, :6])
+
+
+def test_index_keeps_uint8_and_float32_and_widens_the_rest():
+    X = np.arange(12).reshape(4, 3)
+    assert _build_index(X.astype(np.uint8), "l1").X.dtype == np.uint8
+    assert _build_index(X.astype(np.float32), "l1").X.dtype == np.float32
+    assert _build_index(X.astype(np.int64), "l1").X.dtype == np.float64
+    index = _build_index(X.astype(np.uint8), "l2")
+    assert index.X.dtype == np.uint8
+    assert index.Xs.dtype == np.float32
+    np.testing.assert_allclose(index.Xs.mean(axis=0), 0, atol=1e-6)
