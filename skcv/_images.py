@@ -88,6 +88,13 @@ def _check_images(
             f"{input_name} must be images of shape (n_samples, height, width) or "
             f"(n_samples, height, width, channels); got shape {X.shape}."
         )
+    # check_array counts features only for 2-D input; an image batch with an
+    # empty axis would otherwise pass as images without pixels.
+    if X.ndim > 2 and 0 in X.shape[1:]:
+        raise ValueError(
+            f"{input_name} holds images of shape {X.shape[1:]}, which have no "
+            f"pixels; every image needs at least 1 row, 1 column and 1 channel."
+        )
     if X.ndim == 2:
         if image_shape is None:
             return X, True
