@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_consistent_length
+from sklearn.utils.validation import _check_y, check_consistent_length
 
 from ._augmented import AugmentedClassifier
 from ._images import _check_images
@@ -213,6 +213,9 @@ class ImageAugmenter(BaseEstimator):
         """
         images, flat = _check_images(X, image_shape=self.image_shape)
         check_consistent_length(images, y)
+        if y is not None:
+            # Checked for NaN and shape only: y_new keeps the type of y.
+            _check_y(y, multi_output=True)
         n_samples = images.shape[0]
         n_kept = n_samples if self.keep_original else 0
         if n_kept + n_samples * self.n_copies == 0:
