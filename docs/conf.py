@@ -15,6 +15,7 @@ failing the build.
 """
 
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -174,6 +175,25 @@ def _sklearn_reference_as_text(app, env, node, contnode):
     return None
 
 
+_SHAPE = re.compile(r"shape \(([^()]*)\)")
+
+
+def _escape_shape(match):
+    inner = re.sub(r"(\w+?)_(?=\W|$)", r"\1\\_", match.group(1))
+    return "shape (" + inner.replace("*", "\\*") + ")"
+
+
+def _escape_shapes(app, what, name, obj, options, lines):
+    """Keep shapes such as ``(n_features_in_,)`` and ``(n, *image_shape)`` literal.
+
+    In reStructuredText ``name_`` is a link and ``*name`` starts emphasis, so
+    the plain-text shapes of numpydoc type lines would break the build.
+    """
+    lines[:] = [_SHAPE.sub(_escape_shape, line) for line in lines]
+
+
 def setup(app):
+    # Before numpydoc (priority 500) parses the docstring.
+    app.connect("autodoc-process-docstring", _escape_shapes, priority=400)
     app.connect("missing-reference", _resolve_reexported)
     app.connect("missing-reference", _sklearn_reference_as_text)
