@@ -67,7 +67,8 @@ def get_data_home(data_home=None):
 def _make_bunch(images, target, target_names, descr, *, return_X_y):
     """Assemble what every loader returns from C-contiguous ``images``."""
     # A reshape of a C-contiguous array is a view, in PixelFlatten's layout.
-    data = images.reshape(images.shape[0], -1)
+    # The row length is spelled out: -1 is ambiguous for a file of 0 images.
+    data = images.reshape(images.shape[0], int(np.prod(images.shape[1:])))
     if return_X_y:
         return data, target
     return Bunch(
