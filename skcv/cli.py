@@ -1,6 +1,426 @@
-"""Placeholder, replaced by the command line."""
+"""The ``skcv`` command line: ``skcv run`` runs the whole pipeline on a data set.
+
+``skcv run`` loads the images, holds out a test set, chooses ``k`` for
+nearest neighbour and the learning rate and ``alpha`` of the linear models by
+k-fold cross-validation (augmenting only the training folds), refits the best
+model of each kind, tests it, prints a table and writes a report folder:
+``results.json``, PNG pictures and ``report.html``.
+"""
+
+import argparse
+import shlex
+import sys
+import threading
+import time
+import warnings
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
+
+from . import __version__
+from ._data import DATASETS, load_data, split
+from ._pipeline import (
+    AUGMENT_PRESETS,
+    MODELS,
+    UsageError,
+    augment_params,
+    augmenter_choices,
+    build_estimator,
+    build_grid,
+    build_search,
+    n_fits,
+    parse_grid_overrides,
+)
+
+
+def _int_at_least(low):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer, got {text!r}"
+            ) from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"must be a fraction strictly between 0 and 1, got {text}"
+        )
+    return value
+
+
+def _model_list(text):
+    models = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise argparse.ArgumentTypeError(
+            f"unknown model(s) {','.join(unknown) or repr(text)}; choose from "
+            + ",".join(MODELS)
+        )
+    return list(dict.fromkeys(models))
+
+
+def _n_jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("must not be 0 (use -1 for all cores)")
+    return value
+
+
+def build_parser():
+    """The argument parser of ``skcv``."""
+    parser = argparse.ArgumentParser(
+        prog="skcv",
+        description="Classic image classification with scikit-learn estimators.",
+    )
+    parser.add_argument("--version", action="version", version=f"skcv {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run = commands.add_parser(
+        "run",
+        help="cross-validate, refit and test k-NN and linear models; write a report",
+        description=(
+            "Load a data set, hold out a test set, choose hyper-parameters by "
+            "k-fold cross-validation (augmenting only the training folds), refit "
+            "the best model of each kind, test it and write a report."
+        ),
+    )
+    data = run.add_argument_group("data")
+    data.add_argument(
+        "--dataset",
+        default="digits",
+        metavar="NAME|PATH",
+        help=(
+            f"{', '.join(DATASETS)}, or the path of an .npz file holding X "
+            "(images) and y (labels) (default: digits, no download needed)"
+        ),
+    )
+    data.add_argument(
+        "--test-dataset",
+        metavar="PATH",
+        help=(
+            "an .npz file holding the test set (e.g. an official test split); "
+            "without it the test set is --test-size of --dataset, except for "
+            "named data sets with an official test split, which use it"
+        ),
+    )
+    data.add_argument(
+        "--data-home", metavar="DIR", help="where downloaded data sets are cached"
+    )
+    data.add_argument(
+        "--download",
+        action="store_true",
+        help="download a named data set that is not in the cache",
+    )
+    data.add_argument(
+        "--test-size",
+        type=_fraction,
+        default=0.2,
+        metavar="FRACTION",
+        help="fraction held out for testing, stratified (default: 0.2)",
+    )
+    data.add_argument(
+        "--max-train",
+        type=_int_at_least(2),
+        metavar="N",
+        help="use a stratified random subset of N training images",
+    )
+    search = run.add_argument_group("search")
+    search.add_argument(
+        "--models",
+        type=_model_list,
+        default=list(MODELS),
+        metavar="LIST",
+        help=f"comma list of {','.join(MODELS)} (default: all)",
+    )
+    search.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="MODEL.PARAM=V1,V2",
+        help=(
+            "replace the values searched for one parameter, e.g. "
+            "knn.n_neighbors=1,3,5 or softmax.alpha=1e-4,1e-3 (repeatable)"
+        ),
+    )
+    search.add_argument(
+        "--cv",
+        type=_int_at_least(2),
+        default=5,
+        metavar="K",
+        help="number of cross-validation folds (default: 5)",
+    )
+    search.add_argument(
+        "--augment",
+        default="auto",
+        choices=AUGMENT_PRESETS,
+        help=(
+            "augmentation of the training folds. auto searches each model "
+            "without and with the preset of the data set (shifts for digits "
+            "and MNIST, flips and shifts for CIFAR) and keeps what "
+            "cross-validates better; a preset name always augments "
+            "(default: auto)"
+        ),
+    )
+    search.add_argument(
+        "--seed", type=int, default=0, help="seed of every random step (default: 0)"
+    )
+    search.add_argument(
+        "--n-jobs",
+        type=_n_jobs,
+        default=None,
+        metavar="N",
+        help="parallel fits of the search (-1: all cores; default: 1)",
+    )
+    output = run.add_argument_group("output")
+    output.add_argument(
+        "--out",
+        default="skcv-report",
+        metavar="DIR",
+        help="folder of the report (default: skcv-report)",
+    )
+    output.add_argument(
+        "--no-progress", action="store_true", help="no progress bar on stderr"
+    )
+    return parser
+
+
+@contextmanager
+def _count_fits(bar):
+    """Advance ``bar`` as joblib completes the fits of a search.
+
+    Yields ``arm``, to call before each ``search.fit``: the next outermost
+    ``Parallel`` call is then counted, which in ``GridSearchCV`` is the one
+    that runs every fold of every grid point. joblib reports each finished
+    batch through ``Parallel.print_progress`` in the parent process, for any
+    backend and any ``n_jobs``. ``Parallel`` calls made by estimators inside
+    a fit, or by the refit, are not counted.
+    """
+    state = {"armed": False, "owner": None, "seen": 0}
+    lock = threading.Lock()
+    call, progress = joblib.Parallel.__call__, joblib.Parallel.print_progress
+
+    def arm():
+        state["armed"] = True
+
+    def counting_call(self, iterable):
+        with lock:
+            counted = state["armed"] and state["owner"] is None
+            if counted:
+                state.update(armed=False, owner=self, seen=0)
+        try:
+            return call(self, iterable)
+        finally:
+            if counted:
+                state["owner"] = None
+
+    def counting_progress(self):
+        if self is state["owner"] and self.n_completed_tasks > state["seen"]:
+            bar.update(self.n_completed_tasks - state["seen"])
+            state["seen"] = self.n_completed_tasks
+        progress(self)
+
+    joblib.Parallel.__call__ = counting_call
+    joblib.Parallel.print_progress = counting_progress
+    try:
+        yield arm
+    finally:
+        joblib.Parallel.__call__ = call
+        joblib.Parallel.print_progress = progress
+
+
+def _backend(args):
+    """The joblib backend the searches run in (the default one for now)."""
+    return nullcontext()
+
+
+def _fit_searches(searches, X, y, args, *, file):
+    """Fit every search, with a progress bar counting the fits on ``file``.
+
+    Returns the wall time of each search, refit included.
+    """
+    from tqdm.auto import tqdm
+
+    total = sum(n_fits(search) + 1 for search in searches.values())  # + refits
+    times = {}
+    bar = tqdm(total=total, unit="fit", file=file, disable=args.no_progress)
+    with bar, _count_fits(bar) as arm, _backend(args), warnings.catch_warnings():
+        # Short SGD runs that end at max_iter are expected in a grid; the
+        # report says whether the refit models stopped early or not.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for name, search in searches.items():
+            bar.set_description(name)
+            start = time.perf_counter()
+            arm()
+            search.fit(X, y)
+            times[name] = time.perf_counter() - start
+            bar.update(1)
+    return times
+
+
+def _augment_text(preset, params):
+    if params is None:
+        return "none"
+    text = ", ".join(f"{k}={v}" for k, v in params.items())
+    return f"off or {text}, chosen by CV" if preset == "auto" else text
+
+
+def _format_table(rows):
+    header = ["model", "best parameters", "CV accuracy", "test acc.", "fit (s)"]
+    header += ["predict (s)", "search (s)"]
+    lines = [header] + [
+        [
+            row["model"],
+            ", ".join(f"{k}={v}" for k, v in row["best_params"].items()),
+            f"{row['cv_mean']:.4f} ± {row['cv_std']:.4f}",
+            f"{row['test_accuracy']:.4f}",
+            f"{row['fit_time']:.2f}",
+            f"{row['predict_time']:.2f}",
+            f"{row['search_time']:.1f}",
+        ]
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = [
+        "  ".join(
+            cell.ljust(width) if i < 2 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths))
+        ).rstrip()
+        for line in lines
+    ]
+    text.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(text)
+
+
+def run(args, *, argv, stdout=None, stderr=None):
+    """Run ``skcv run`` with parsed ``args``; raise UsageError for bad input."""
+    from . import _report
+
+    stdout = sys.stdout if stdout is None else stdout
+    stderr = sys.stderr if stderr is None else stderr
+    overrides = parse_grid_overrides(args.grid, args.models)
+    data = load_data(args)
+    X_train, y_train, X_test, y_test, test_split, n_available = split(data, args)
+    image_shape = X_train.shape[1:]
+    augment = augment_params(args.augment, data.name, image_shape)
+    augmenters = augmenter_choices(args.augment, augment)
+    searches, prefixes = {}, {}
+    for name in args.models:
+        spec = MODELS[name]
+        estimator, prefixes[name] = build_estimator(spec, random_state=args.seed)
+        grid = build_grid(
+            spec, estimator, prefixes[name], overrides.get(name, {}), augmenters
+        )
+        searches[name] = build_search(
+            estimator, grid, cv=args.cv, seed=args.seed, n_jobs=args.n_jobs
+        )
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create the folder: {exc}") from None
+    print(
+        f"{data.name}: {len(y_train)} training and {len(y_test)} test images of "
+        f"shape {image_shape}, {len(np.unique(y_train))} classes; "
+        f"{args.cv}-fold CV; augmentation: {_augment_text(args.augment, augment)}",
+        file=stdout,
+        flush=True,
+    )
+    search_times = _fit_searches(searches, X_train, y_train, args, file=stderr)
+    models = []
+    for name, search in searches.items():
+        start = time.perf_counter()
+        y_pred = search.best_estimator_.predict(X_test)
+        predict_time = time.perf_counter() - start
+        models.append(
+            _report.ModelResult(
+                name=name,
+                title=MODELS[name].title,
+                linear=MODELS[name].linear,
+                search=search,
+                prefix=prefixes[name],
+                y_pred=y_pred,
+                test_accuracy=float(accuracy_score(y_test, y_pred)),
+                search_time=search_times[name],
+                predict_time=predict_time,
+            )
+        )
+    result = _report.RunResult(
+        command="skcv " + shlex.join(argv),
+        dataset={
+            "name": data.name,
+            "source": args.dataset,
+            "test_source": args.test_dataset,
+            "image_shape": list(image_shape),
+            "n_classes": len(np.unique(np.concatenate([y_train, y_test]))),
+            "n_available": int(n_available),
+            "n_train": len(y_train),
+            "n_test": len(y_test),
+            "test_split": test_split,
+        },
+        settings={
+            "models": args.models,
+            "cv": args.cv,
+            "test_size": args.test_size if test_split != "given" else None,
+            "max_train": args.max_train,
+            "seed": args.seed,
+            "n_jobs": args.n_jobs,
+            "augment": args.augment,
+            "augmenter": augment,
+            "augment_text": _augment_text(args.augment, augment),
+            "grid_overrides": args.grid,
+        },
+        models=models,
+        X_test=X_test,
+        y_test=y_test,
+        target_names=data.target_names,
+    )
+    summary = _report.write_report(result, out)
+    print(_format_table(summary["table"]), file=stdout)
+    for note in summary["notes"]:
+        print(note, file=stdout)
+    print(f"Report: {out / 'report.html'}", file=stdout, flush=True)
 
 
 def main(argv=None):
-    """Placeholder."""
+    """Run the command line and return its exit status.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments after the program name; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 for bad arguments or data that cannot be loaded.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code
+    try:
+        run(args, argv=argv)
+    except UsageError as exc:
+        print(f"skcv {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -1,0 +1,335 @@
+"""Tests of the ``skcv`` command line, run in-process through ``main``."""
+
+import io
+import json
+import struct
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KNeighborsClassifier
+
+import skcv
+from skcv._pipeline import augment_params, parse_grid_overrides, parse_value
+from skcv.cli import _count_fits, main
+
+pytest.importorskip("matplotlib")
+
+TINY_GRID = [
+    "--grid", "knn.n_neighbors=1,3",
+    "--grid", "knn.metric=l2",
+    "--grid", "softmax.learning_rate_init=0.01,0.1",
+    "--grid", "softmax.alpha=1e-4,1e-3",
+    "--grid", "hinge.learning_rate_init=0.01,0.1",
+    "--grid", "hinge.alpha=1e-3,1e-2",
+]  # fmt: skip
+
+PNG_FILES = ["augment.png"] + [
+    f"{model}_{kind}.png"
+    for model in ("knn", "softmax", "hinge")
+    for kind in ("cv", "loss", "templates", "confusion", "misclassified")
+    if model != "knn" or kind not in ("loss", "templates")
+]
+
+
+def _run(argv):
+    """``main(argv)`` with captured output: (status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        status = main(argv)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    status, stdout, stderr = _run(["run", "--out", str(out), "--cv", "3", *TINY_GRID])
+    results = json.loads((out / "results.json").read_text())
+    return {"status": status, "stdout": stdout, "stderr": stderr, "out": out,
+            "results": results}  # fmt: skip
+
+
+def test_run_succeeds_and_prints_the_table(digits_run):
+    assert digits_run["status"] == 0, digits_run["stderr"]
+    stdout = digits_run["stdout"]
+    assert stdout.startswith("digits: 1437 training and 360 test images")
+    header = stdout.splitlines()[1].split()
+    assert header[:4] == ["model", "best", "parameters", "CV"]
+    for name, model in digits_run["results"]["models"].items():
+        (row,) = [line for line in stdout.splitlines() if line.startswith(name + " ")]
+        assert f"{model['test_accuracy']:.4f}" in row
+        assert f"{model['best_cv_mean']:.4f} ± {model['best_cv_std']:.4f}" in row
+    assert "Report: " in stdout
+    assert "Traceback" not in digits_run["stderr"]
+
+
+def test_progress_bar_counts_every_fit_and_refit(digits_run):
+    # knn 2 points, linear 2 x 2 points each, all with augmentation off/on,
+    # 3 folds, plus one refit per model.
+    total = (2 + 4 + 4) * 2 * 3 + 3
+    assert f"{total}/{total}" in digits_run["stderr"]
+
+
+def test_results_json_holds_every_score(digits_run):
+    results = digits_run["results"]
+    assert results["command"].startswith("skcv run --out ")
+    assert set(results["versions"]) >= {"skcv", "python", "numpy", "scipy",
+                                        "scikit-learn"}  # fmt: skip
+    assert results["versions"]["skcv"] == skcv.__version__
+    dataset = results["dataset"]
+    assert dataset["name"] == "digits"
+    assert dataset["image_shape"] == [8, 8]
+    assert (dataset["n_train"], dataset["n_test"]) == (1437, 360)
+    assert dataset["n_classes"] == 10
+    assert results["settings"]["cv"] == 3
+    assert results["settings"]["augmenter"] == {
+        "max_shift": 1,
+        "n_copies": 1,
+        "keep_original": True,
+    }
+    assert list(results["models"]) == ["knn", "softmax", "hinge"]
+    sizes = {"knn": 4, "softmax": 8, "hinge": 8}
+    for name, model in results["models"].items():
+        points = model["cv_results"]
+        assert len(points) == sizes[name]
+        for point in points:
+            folds = np.array(point["fold_scores"])
+            assert folds.shape == (3,)
+            assert point["mean_score"] == pytest.approx(folds.mean())
+            assert point["std_score"] == pytest.approx(folds.std())
+        best = max(points, key=lambda p: p["mean_score"])
+        assert best["rank"] == 1
+        assert model["best_params"] == best["params"]
+        assert model["best_cv_mean"] == best["mean_score"]
+        assert {p["params"]["augmenter"] is None for p in points} == {True, False}
+        assert model["test_accuracy"] > 0.9
+        assert set(model["timings"]) == {"search", "refit", "predict",
+                                         "best_mean_fit"}  # fmt: skip
+        assert all(t > 0 for t in model["timings"].values())
+    for name in ("softmax", "hinge"):
+        model = results["models"][name]
+        assert len(model["loss_curve"]) == model["n_iter"]
+        assert isinstance(model["converged"], bool)
+    assert sorted(p["file"] for p in results["plots"]) == sorted(PNG_FILES)
+
+
+@pytest.mark.parametrize("name", PNG_FILES)
+def test_every_picture_is_a_real_png(digits_run, name):
+    data = (digits_run["out"] / name).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width > 200 and height > 100
+    assert len(data) > 5_000
+
+
+def test_report_html_links_everything(digits_run):
+    out = digits_run["out"]
+    page = (out / "report.html").read_text()
+    for name in PNG_FILES:
+        assert f'<img src="{name}"' in page
+    assert '<a href="results.json">' in page
+    assert str(out) not in page.replace(digits_run["results"]["command"], "")
+    for name in ("knn", "softmax", "hinge"):
+        assert f"<tr><td>{name}</td>" in page
+
+
+def test_npz_dataset_is_split_by_test_size(tmp_path):
+    digits = load_digits()
+    X = (digits.images[:200] * 15).astype(np.uint8)
+    np.savez(tmp_path / "tiny.npz", X=X, y=digits.target[:200])
+    out = tmp_path / "report"
+    status, _, stderr = _run(
+        ["run", "--dataset", str(tmp_path / "tiny.npz"), "--models", "knn",
+         "--cv", "2", "--test-size", "0.25", "--augment", "none",
+         "--grid", "knn.n_neighbors=1", "--grid", "knn.metric=l1",
+         "--out", str(out), "--no-progress"]
+    )  # fmt: skip
+    assert status == 0, stderr
+    assert stderr == ""
+    results = json.loads((out / "results.json").read_text())
+    assert results["dataset"]["name"] == "tiny"
+    assert (results["dataset"]["n_train"], results["dataset"]["n_test"]) == (150, 50)
+    assert results["dataset"]["test_split"] == "stratified random 0.25"
+    (point,) = results["models"]["knn"]["cv_results"]
+    assert point["params"] == {"n_neighbors": 1, "metric": "l1", "augmenter": None}
+    assert (out / "knn_cv.png").exists()
+    assert not (out / "augment.png").exists()
+
+
+def test_separate_test_npz_with_string_labels(tmp_path):
+    digits = load_digits()
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six",
+                      "seven", "eight", "nine"])  # fmt: skip
+    np.savez(tmp_path / "train.npz", X=digits.images[:300],
+             y=names[digits.target[:300]])  # fmt: skip
+    # The test file lacks the class "zero": its labels must still line up.
+    test = np.flatnonzero(digits.target[300:400] != 0) + 300
+    np.savez(tmp_path / "test.npz", X=digits.images[test], y=names[digits.target[test]])
+    out = tmp_path / "report"
+    status, _, stderr = _run(
+        ["run", "--dataset", str(tmp_path / "train.npz"),
+         "--test-dataset", str(tmp_path / "test.npz"), "--models", "knn",
+         "--cv", "2", "--augment", "none", "--grid", "knn.n_neighbors=1",
+         "--out", str(out), "--no-progress"]
+    )  # fmt: skip
+    assert status == 0, stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["dataset"]["n_train"] == 300
+    assert results["dataset"]["n_test"] == len(test)
+    assert results["dataset"]["test_split"] == "given"
+    assert results["settings"]["test_size"] is None
+    assert results["models"]["knn"]["test_accuracy"] > 0.9
+
+
+def _bad_npz(tmp_path, kind):
+    path = tmp_path / f"{kind}.npz"
+    if kind == "flat":
+        np.savez(path, X=np.zeros((20, 64)), y=np.arange(20) % 2)
+    elif kind == "no_y":
+        np.savez(path, X=np.zeros((20, 8, 8)))
+    else:
+        path.write_text("not an archive")
+    return str(path)
+
+
+BAD_ARGUMENTS = [
+    ([], "the following arguments are required"),
+    (["run", "--dataset", "imagenet"], "unknown --dataset 'imagenet'"),
+    (["run", "--dataset", "missing.npz"], "--dataset missing.npz: no such file"),
+    (["run", "--test-dataset", "nope.npz"], "--test-dataset nope.npz: no such file"),
+    (["run", "--dataset", "flat"], "X holds flat rows"),
+    (["run", "--dataset", "no_y"], "lacks the array(s) y"),
+    (["run", "--dataset", "text"], "is not a readable .npz file"),
+    (["run", "--cv", "1"], "--cv: must be at least 2, got 1"),
+    (["run", "--cv", "500"], "fewer than the 500 folds of --cv"),
+    (["run", "--test-size", "-0.2"], "strictly between 0 and 1, got -0.2"),
+    (["run", "--test-size", "1.5"], "strictly between 0 and 1, got 1.5"),
+    (["run", "--max-train", "5"], "cannot split the data"),
+    (["run", "--n-jobs", "0"], "must not be 0"),
+    (["run", "--models", "knn,svm"], "unknown model(s) svm"),
+    (["run", "--augment", "sideways"], "invalid choice: 'sideways'"),
+    (["run", "--grid", "knn.n_neighbors"], "expected MODEL.PARAM=VALUE"),
+    (["run", "--grid", "knn.n_neighbors=1,,3"], "expected MODEL.PARAM=VALUE"),
+    (["run", "--grid", "svm.C=1"], "unknown model 'svm'"),
+    (["run", "--grid", "knn.alpha=1"], "NearestNeighbor has no parameter 'alpha'"),
+    (["run", "--grid", "knn.n_neighbors=0"], "'n_neighbors' parameter"),
+    (["run", "--grid", "softmax.alpha=-1"], "'alpha' parameter of SoftmaxLinear"),
+    (["run", "--models", "knn", "--grid", "softmax.alpha=1"], "not in --models"),
+    (["run", "--dataset", "mnist", "--data-home", "EMPTY"], "with --download"),
+    (["run", "--out", "text", "--models", "knn"], "cannot create the folder"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_ARGUMENTS, ids=repr)
+def test_bad_arguments_exit_2_with_one_clear_line(argv, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = [_bad_npz(tmp_path, a) if a in ("flat", "no_y", "text") else a for a in argv]
+    argv = [str(tmp_path) if a == "EMPTY" else a for a in argv]
+    status, _, stderr = _run(argv)
+    assert status == 2
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(("skcv: error: ", "skcv run: error: "))
+    assert message in last
+    if "usage:" not in stderr:  # past argparse: the message is all there is
+        assert len(stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "skcv-report").exists()
+
+
+def test_version_in_a_subprocess():
+    completed = subprocess.run(
+        [sys.executable, "-m", "skcv", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0
+    assert completed.stdout.strip() == f"skcv {skcv.__version__}"
+
+
+def test_version_and_help_in_process():
+    status, stdout, _ = _run(["--version"])
+    assert (status, stdout.strip()) == (0, f"skcv {skcv.__version__}")
+    status, stdout, _ = _run(["run", "--help"])
+    assert status == 0
+    assert "--grid MODEL.PARAM=V1,V2" in stdout
+
+
+class _Counter:
+    def __init__(self):
+        self.n = 0
+
+    def update(self, n):
+        self.n += n
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_count_fits_counts_the_search_fits_only(n_jobs):
+    X, y = load_digits(return_X_y=True)
+    # The forest runs a Parallel of its own inside every fit: not counted.
+    search = GridSearchCV(
+        RandomForestClassifier(n_estimators=3, random_state=0),
+        {"max_depth": [2, 4, 6]},
+        cv=2,
+        n_jobs=n_jobs,
+    )
+    counter = _Counter()
+    call, progress = joblib.Parallel.__call__, joblib.Parallel.print_progress
+    with _count_fits(counter) as arm:
+        arm()
+        search.fit(X[:300], y[:300])  # the refit fits a forest too
+        arm()
+        GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [1, 3]}, cv=2).fit(
+            X[:100], y[:100]
+        )
+        RandomForestClassifier(n_estimators=3).fit(X[:100], y[:100])  # not armed
+    assert counter.n == 3 * 2 + 2 * 2
+    assert joblib.Parallel.__call__ is call
+    assert joblib.Parallel.print_progress is progress
+
+
+def test_parse_value():
+    assert [parse_value(v) for v in ["3", "1e-4", "0.5", "l2", "None", "true"]] == [
+        3,
+        1e-4,
+        0.5,
+        "l2",
+        None,
+        True,
+    ]
+    assert isinstance(parse_value("3"), int)
+
+
+def test_parse_grid_overrides_merges_repeated_models():
+    overrides = parse_grid_overrides(
+        ["knn.n_neighbors=1,3", "knn.metric=l1", "softmax.alpha=1e-3"],
+        ["knn", "softmax"],
+    )
+    assert overrides == {
+        "knn": {"n_neighbors": [1, 3], "metric": ["l1"]},
+        "softmax": {"alpha": [1e-3]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("dataset", "shape", "flip", "shift"),
+    [
+        ("digits", (8, 8), False, 1),
+        ("mnist", (28, 28), False, 2),
+        ("fashion_mnist", (28, 28), False, 2),
+        ("cifar10", (32, 32, 3), True, 2),
+        ("some_file", (64, 64, 3), False, 5),
+    ],
+)
+def test_auto_augmentation_per_dataset(dataset, shape, flip, shift):
+    params = augment_params("auto", dataset, shape)
+    assert params.get("flip", False) is flip
+    assert params["max_shift"] == shift
+    assert augment_params("none", dataset, shape) is None
