@@ -166,6 +166,11 @@ def _batch_step(coef, intercept, Xb, yb, weight, state, config, buf, l1, l2):
         thr = lr * l1
         np.clip(coef, -thr, thr, out=buf.scratch_coef)
         coef -= buf.scratch_coef
+        if momentum:
+            # The velocity follows the actual move, thresholding included (as
+            # in the iPiano method); otherwise it keeps pushing zeroed
+            # weights away from 0.
+            state.velocity_coef -= buf.scratch_coef
     return loss
 
 
@@ -321,8 +326,8 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
 
     validation, best = None, None
     early_stopping = config.early_stopping and not incremental
+    state.n_iter = 0
     if not incremental:
-        state.n_iter = 0
         state.no_improvement_count = 0
         state.best_loss = np.inf
         state.validation_scores = [] if early_stopping else None
@@ -355,8 +360,9 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
                 ):
                     np.copyto(coef, last[0])
                     np.copyto(intercept, last[1])
+                    epoch = len(state.loss_curve) + 1
                     raise ValueError(
-                        f"SGD diverged in epoch {state.n_iter + 1}: the loss or the "
+                        f"SGD diverged in epoch {epoch}: the loss or the "
                         "weights became infinite or NaN. The weights of the last "
                         "finished epoch were kept. Lower learning_rate_init or "
                         "alpha, or scale the features (e.g. with StandardScaler)."

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -211,7 +211,15 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
 
     def _validate_training_data(self, X, y, sample_weight, *, reset):
         X, y = validate_data(self, X, y, dtype=_FLOATS, order="C", reset=reset)
-        check_classification_targets(y)
+        try:
+            check_classification_targets(y)
+            # Also names a mix of strings and numbers (a ValueError).
+            unique_labels(y)
+        except TypeError as exc:
+            raise TypeError(
+                f"y holds labels that cannot be sorted together, such as strings "
+                f"and numbers ({exc}); use labels of one type."
+            ) from None
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
@@ -351,7 +359,7 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
             X, y, sample_weight, reset=first
         )
         if classes is not None:
-            classes = np.unique(np.asarray(classes))
+            classes = unique_labels(np.asarray(classes))
             if first and len(classes) < 2:
                 raise ValueError(
                     f"classes must hold at least 2 classes; got {classes.tolist()}."
