@@ -84,12 +84,12 @@ def dask_backend(
     """Run the joblib-parallel work inside the block on a Dask cluster.
 
     Inside the ``with`` block, every joblib ``Parallel`` call, and so every
-    ``GridSearchCV``, ``cross_validate`` or ``RandomizedSearchCV`` with
-    ``n_jobs=-1`` (or ``n_jobs=None``), sends its fits to the Dask workers
-    through joblib's ``"dask"`` backend; dask collections computed inside the
-    block run on the cluster too. Each worker's BLAS, OpenMP and numba thread
-    pools are limited to ``blas_threads`` so that the workers together do not
-    start more threads than there are cores.
+    ``GridSearchCV``, ``cross_validate`` or ``RandomizedSearchCV``, sends its
+    fits to the Dask workers through joblib's ``"dask"`` backend; dask
+    collections computed inside the block run on the cluster too. Each
+    worker's BLAS, OpenMP and numba thread pools are limited to
+    ``blas_threads`` so that the workers together do not start more threads
+    than there are cores.
 
     Parameters
     ----------
@@ -146,11 +146,17 @@ def dask_backend(
 
     Notes
     -----
-    Fits run in the workers, so results equal those of ``n_jobs=1`` whenever
-    the estimators are seeded: each fit gets the same clone, folds and seed
-    wherever it runs. Only the final refit of a search runs in this process.
-    ``n_jobs=1`` inside the block still means "in this process, one at a
-    time".
+    joblib's dask backend spreads every ``Parallel`` call over all the
+    worker threads of the cluster, whatever its ``n_jobs`` (1 and None
+    included); a cluster with a single worker thread in all makes joblib run
+    the fits in this process instead. Only the final refit of a search always
+    runs in this process.
+
+    Each fit gets the same clone, folds and seed wherever it runs, so seeded
+    searches give the scores of ``n_jobs=1`` run with the same thread limits.
+    The thread count matters to the last bits: BLAS sums and scikit-learn's
+    k-NN tie-breaking depend on it, so compare with a run under
+    ``threadpoolctl.threadpool_limits(blas_threads)``.
 
     Work is shipped as pickles: the workers must have the same versions of
     skcv, scikit-learn and numpy installed. Scripts that use
@@ -165,10 +171,10 @@ def dask_backend(
     >>> from distributed import LocalCluster
     >>> from sklearn.datasets import load_digits
     >>> from sklearn.model_selection import GridSearchCV
-    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from skcv import NearestNeighbor
     >>> from skcv.parallel import dask_backend
     >>> X, y = load_digits(return_X_y=True)
-    >>> search = GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [1, 3]})
+    >>> search = GridSearchCV(NearestNeighbor(), {"n_neighbors": [1, 3]})
     >>> cluster = LocalCluster(n_workers=1, processes=False, dashboard_address=":0")
     >>> with cluster, dask_backend(cluster.scheduler_address, blas_threads=None):
     ...     search = search.set_params(n_jobs=-1).fit(X, y)
@@ -458,10 +464,10 @@ def predict_blocks(estimator, X, *, method="predict", client=None, **kwargs):
     --------
     >>> import dask.array as da
     >>> from sklearn.datasets import load_digits
-    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from skcv import NearestNeighbor
     >>> from skcv.parallel import predict_blocks
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = KNeighborsClassifier(n_neighbors=3).fit(X[:1000], y[:1000])
+    >>> clf = NearestNeighbor(n_neighbors=3).fit(X[:1000], y[:1000])
     >>> X_dask = da.from_array(X[1000:], chunks=200)
     >>> y_pred = predict_blocks(clf, X_dask)
     >>> y_pred

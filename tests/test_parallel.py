@@ -14,15 +14,22 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold
-from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 from threadpoolctl import threadpool_limits
 
-from skcv import HingeLinear, PixelFlatten, SoftmaxLinear
+from skcv import (
+    AugmentedClassifier,
+    HingeLinear,
+    ImageAugmenter,
+    NearestNeighbor,
+    PixelFlatten,
+    SoftmaxLinear,
+)
 from skcv.parallel import (
     _THREAD_ENV_VARS,
     _thread_pool_sizes,
@@ -114,7 +121,7 @@ def _search_on_cluster(search, X, y, scheduler, **kwargs):
 @pytest.mark.parametrize(
     "estimator, grid",
     [
-        (KNeighborsClassifier(), {"n_neighbors": [1, 3, 5, 7]}),
+        (NearestNeighbor(), {"n_neighbors": [1, 3, 5, 7]}),
         (
             SoftmaxLinear(max_iter=5, random_state=0),
             {"alpha": [1e-4, 1e-2], "learning_rate_init": [0.001, 0.01]},
@@ -148,7 +155,7 @@ def test_every_n_jobs_runs_on_cluster(cluster, digits):
     # joblib's dask backend sizes every Parallel call to the cluster.
     _, client = cluster
     _, X, y = digits
-    search = GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [1, 3]}, cv=3)
+    search = GridSearchCV(NearestNeighbor(), {"n_neighbors": [1, 3]}, cv=3)
     with dask_backend(client.scheduler.address):
         for n_jobs in [None, 1, 2]:
             with distributed.get_task_stream(client) as stream:
@@ -171,7 +178,7 @@ def test_progress_is_reported_in_this_process(cluster, digits, monkeypatch):
         original(self)
 
     monkeypatch.setattr(joblib.Parallel, "print_progress", record)
-    search = GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [1, 3, 5]}, cv=4)
+    search = GridSearchCV(NearestNeighbor(), {"n_neighbors": [1, 3, 5]}, cv=4)
     _search_on_cluster(search, X, y, client.scheduler.address)
     assert {pid for pid, _ in seen} == {os.getpid()}
     assert max(n for _, n in seen) == 12
@@ -188,7 +195,7 @@ def test_data_sent_once_per_search(cluster, digits, monkeypatch):
         return original(data, *args, **kwargs)
 
     monkeypatch.setattr(client, "scatter", scatter)
-    search = GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [1, 3, 5]}, cv=4)
+    search = GridSearchCV(NearestNeighbor(), {"n_neighbors": [1, 3, 5]}, cv=4)
     # joblib's dask backend sends each large argument once per search...
     _search_on_cluster(search, X, y, client)
     assert sum(data is X for data in sent) == 1
@@ -241,7 +248,7 @@ def test_local_cluster_limits_threads_and_cleans_up(digits, monkeypatch):
     monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
     environ = dict(os.environ)
     _, X, y = digits
-    search = GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [1, 3]}, cv=3)
+    search = GridSearchCV(NearestNeighbor(), {"n_neighbors": [1, 3]}, cv=3)
     # A single worker thread would make joblib run the fits in this process.
     backend = dask_backend("local", n_workers=1, threads_per_worker=2, blas_threads=1)
     with backend as client:
@@ -288,7 +295,7 @@ _NAMES = np.array(["zero", "one", "two", "three", "four", "5", "6", "7", "8", "9
 def knn(digits):
     _, X, y = digits
     # String labels: predict must return classes_.dtype, not a number.
-    return KNeighborsClassifier(n_neighbors=3).fit(X[:1000], _NAMES[y[:1000]])
+    return NearestNeighbor(n_neighbors=3).fit(X[:1000], _NAMES[y[:1000]])
 
 
 def _rows(digits, *, chunks=40):
@@ -333,10 +340,7 @@ def test_predict_blocks_on_cluster_equals_in_memory(
         client=client if ship == "scatter" else None,
         **kwargs,
     )
-    # The workers run one OpenMP thread, and scikit-learn's k-NN breaks
-    # distance ties differently with another thread count.
-    with threadpool_limits(1):
-        expected = getattr(knn, method)(X, **kwargs)
+    expected = getattr(knn, method)(X, **kwargs)
     if not isinstance(expected, tuple):
         result, expected = (result,), (expected,)
     assert isinstance(result, tuple) and len(result) == len(expected)
@@ -348,19 +352,38 @@ def test_predict_blocks_on_cluster_equals_in_memory(
         _assert_same(got, value)
 
 
-@pytest.mark.parametrize("channels", [None, 3])
-def test_predict_blocks_images_through_pipeline(cluster, digits, channels):
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "channels, model",
+    [
+        (
+            None,
+            make_pipeline(PixelFlatten(), SoftmaxLinear(max_iter=3, random_state=0)),
+        ),
+        (3, make_pipeline(PixelFlatten(), SoftmaxLinear(max_iter=3, random_state=0))),
+        (
+            3,
+            AugmentedClassifier(
+                make_pipeline(PixelFlatten(), NearestNeighbor(n_neighbors=3)),
+                augmenter=ImageAugmenter(max_shift=1),
+                random_state=0,
+            ),
+        ),
+    ],
+    ids=["gray-softmax", "colour-softmax", "colour-augmented-knn"],
+)
+def test_predict_blocks_images_through_pipeline(cluster, digits, channels, model):
     _, client = cluster
     images, _, y = digits
     if channels:
         images = np.repeat(images[..., None], channels, axis=-1)
-    model = make_pipeline(
-        PixelFlatten(), SoftmaxLinear(max_iter=3, random_state=0)
-    ).fit(images[:1000] / 16, y[:1000])
+    model = clone(model).fit(images[:1000] / 16, y[:1000])
     X = images[1000:] / 16
     X_dask = da.from_array(X, chunks=(40, *X.shape[1:]))
     assert X_dask.numblocks[0] == 20
-    for method in ["predict", "predict_proba", "decision_function"]:
+    for method in ["predict", "predict_proba"] + (
+        ["decision_function"] if hasattr(model, "decision_function") else []
+    ):
         expected = getattr(model, method)(X)
         result = predict_blocks(model, X_dask, method=method)
         assert result.shape == expected.shape and result.dtype == expected.dtype
@@ -399,7 +422,7 @@ def test_predict_blocks_sends_estimator_once(cluster, digits, knn):
     holders = [
         worker
         for worker, keys in client.has_what().items()
-        if any(str(key).startswith("KNeighborsClassifier-") for key in keys)
+        if any(str(key).startswith("NearestNeighbor-") for key in keys)
     ]
     assert sorted(holders) == sorted(client.nthreads())
     del result
@@ -420,6 +443,7 @@ def test_predict_blocks_does_not_modify_input(digits, knn):
     assert_array_equal(X, X_before)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_predict_blocks_rejects_bad_input(digits, knn):
     X, X_dask = _rows(digits)
     with pytest.raises(TypeError, match="X must be a dask array, got ndarray"):
@@ -431,7 +455,7 @@ def test_predict_blocks_rejects_bad_input(digits, knn):
     with pytest.raises(ValueError, match=r"unknown size.*compute_chunk_sizes"):
         predict_blocks(knn, X_dask[X_dask[:, 10] > 3])
     with pytest.raises(NotFittedError):
-        predict_blocks(KNeighborsClassifier(), X_dask)
+        predict_blocks(NearestNeighbor(), X_dask)
     with pytest.raises(ValueError, match="HingeLinear has no method 'predict_proba'"):
         hinge = HingeLinear(max_iter=1).fit(X[:100], np.arange(100) % 3)
         predict_blocks(hinge, X_dask, method="predict_proba")
@@ -443,7 +467,7 @@ def test_predict_blocks_rejects_bad_input(digits, knn):
 
 def test_predict_blocks_checks_image_shape_before_computing(digits):
     images, _, y = digits
-    model = make_pipeline(PixelFlatten(), KNeighborsClassifier()).fit(images, y)
+    model = make_pipeline(PixelFlatten(), NearestNeighbor()).fit(images, y)
     wrong = da.zeros((100, 4, 16), chunks=10)
     with pytest.raises(ValueError, match=r"shape \(4, 16\).*\(8, 8\)"):
         predict_blocks(model, wrong)
