@@ -158,7 +158,15 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
             The fitted classifier.
         """
         X, y = validate_data(self, X, y, dtype="numeric", order="C")
-        check_classification_targets(y)
+        try:
+            check_classification_targets(y)
+        except TypeError as exc:
+            # NumPy's own message ("'<' not supported between ...") does not
+            # say that the labels are at fault.
+            raise TypeError(
+                f"y holds labels that cannot be sorted together, such as strings "
+                f"and numbers ({exc}); use labels of one type."
+            ) from None
         self.classes_, self._y = np.unique(y, return_inverse=True)
         self._index = _build_index(X, self.metric)
         self.n_samples_fit_ = X.shape[0]
