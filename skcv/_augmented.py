@@ -256,7 +256,15 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         X = self._validate_images(X, reset=True)
         y = _check_y(y, estimator=self)
         check_consistent_length(X, y)
-        check_classification_targets(y)
+        try:
+            check_classification_targets(y)
+        except TypeError as exc:
+            # NumPy's own message ("'<' not supported between ...") does not
+            # say that the labels are at fault.
+            raise TypeError(
+                f"y holds labels that cannot be sorted together, such as strings "
+                f"and numbers ({exc}); use labels of one type."
+            ) from None
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
         if self.early_stopping and not self.online:
