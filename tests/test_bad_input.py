@@ -443,6 +443,17 @@ CASES = [
         _is("classifier"),
     ),
     Case(
+        "y-mixes-strings-and-numbers",
+        lambda s: (
+            lambda: s.train(
+                s.make(), s.X, np.array(["a", 1, 2] * (N_SAMPLES // 3), dtype=object)
+            )
+        ),
+        TypeError,
+        "strings and numbers",
+        _is("classifier"),
+    ),
+    Case(
         "single-class",
         lambda s: lambda: s.train(s.make(), s.X, np.zeros(N_SAMPLES, int)),
         ValueError,
