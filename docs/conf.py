@@ -122,6 +122,35 @@ warnings.filterwarnings(
 )
 
 
+# -- The command line's help, generated so that the page never goes stale --------
+
+
+def _write_cli_help():
+    """Write ``skcv run --help`` to generated/cli_run_help.txt."""
+    import contextlib
+    import io
+
+    from skcv.cli import main
+
+    columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "70"  # argparse wraps to this width
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            main(["run", "--help"])
+    finally:
+        if columns is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = columns
+    out = Path(__file__).resolve().parent / "generated" / "cli_run_help.txt"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+_write_cli_help()
+
+
 # -- Offline handling of scikit-learn's cross-references -----------------------
 
 
