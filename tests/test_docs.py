@@ -87,3 +87,51 @@ def test_example_has_title_and_sections(path):
     # from "# %%" markers.
     assert re.match(r'"""\n=+\n.+\n=+\n', text), "docstring must start with a title"
     assert "# %%" in text
+
+
+def _guide_text(page):
+    """The text of a guide page with its line breaks and indentation folded."""
+    return " ".join((DOCS / page).read_text(encoding="utf-8").split())
+
+
+def _default_claims():
+    from skcv import HingeLinear, NearestNeighbor, SoftmaxLinear
+
+    sgd = SoftmaxLinear().get_params()
+    return [
+        ("optimization.rst", f"``max_iter`` (default {sgd['max_iter']})"),
+        ("optimization.rst", f"``batch_size`` is {sgd['batch_size']} images"),
+        ("optimization.rst", f"(default {sgd['momentum']:g}), each step is"),
+        ("optimization.rst", f"\\eta_0` (default {sgd['learning_rate_init']:g})"),
+        ("optimization.rst", f"``power_t`` (default {sgd['power_t']:g})"),
+        (
+            "optimization.rst",
+            f"``n_iter_no_change`` (default {sgd['n_iter_no_change']})",
+        ),
+        (
+            "optimization.rst",
+            f"({sgd['validation_fraction']:.0%} by default)".replace("%", " %"),
+        ),
+        (
+            "regularization.rst",
+            f"``alpha``, default ``{sgd['alpha']:.0e}``".replace("e-0", "e-"),
+        ),
+        (
+            "regularization.rst",
+            f"``l1_ratio`` :math:`= \\rho` (default {sgd['l1_ratio']:g})",
+        ),
+        ("loss_functions.rst", f"(``delta``, default {HingeLinear().delta:g})"),
+        (
+            "nearest_neighbors.rst",
+            f"({NearestNeighbor().block_memory_mib:g} by default)",
+        ),
+    ]
+
+
+def test_defaults_quoted_in_the_guide_match_the_code():
+    missing = [
+        (page, claim)
+        for page, claim in _default_claims()
+        if claim not in _guide_text(page)
+    ]
+    assert missing == []
