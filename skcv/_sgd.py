@@ -114,6 +114,31 @@ def _update(param, velocity, grad, scratch, lr, momentum, nesterov):
         param += velocity
 
 
+def _l1_proximal_step(coef, velocity, scratch, step, config):
+    """Soft-threshold ``coef`` in place: the proximal step of ``step * ||W||_1``.
+
+    Unlike the subgradient, it reaches exact zeros and does not oscillate
+    around them. It is written as ``w - clip(w, -thr, thr)``.
+
+    With momentum the velocity follows the actual move, thresholding
+    included (as in the iPiano method), or it would keep pushing zeroed
+    weights away from 0. Nesterov's update moves by ``(1 + momentum) * lr``
+    times the current gradient, so its threshold is scaled alike (and the
+    velocity, which carries ``lr`` times the gradient, by the inverse); then
+    the fixed points of the iteration are exactly the minimisers of the
+    objective.
+    """
+    momentum = config.momentum
+    scale = 1 + momentum if config.nesterovs_momentum else 1
+    thr = step * scale
+    np.clip(coef, -thr, thr, out=scratch)
+    coef -= scratch
+    if momentum:
+        if scale != 1:
+            scratch *= 1 / scale
+        velocity -= scratch
+
+
 def _batch_step(coef, intercept, Xb, yb, weight, state, config, buf, l1, l2):
     """Loss and gradient on one batch, then one update; returns the batch loss.
 
@@ -160,17 +185,7 @@ def _batch_step(coef, intercept, Xb, yb, weight, state, config, buf, l1, l2):
             nesterov,
         )
     if l1:
-        # Proximal step of the L1 term: soft-thresholding by lr * l1, written
-        # as w - clip(w, -thr, thr). Unlike the subgradient it reaches exact
-        # zeros and does not oscillate around them.
-        thr = lr * l1
-        np.clip(coef, -thr, thr, out=buf.scratch_coef)
-        coef -= buf.scratch_coef
-        if momentum:
-            # The velocity follows the actual move, thresholding included (as
-            # in the iPiano method); otherwise it keeps pushing zeroed
-            # weights away from 0.
-            state.velocity_coef -= buf.scratch_coef
+        _l1_proximal_step(coef, state.velocity_coef, buf.scratch_coef, lr * l1, config)
     return loss
 
 

@@ -48,7 +48,7 @@ _SGD_PARAMETERS_DOC = """\
         loss (or the validation score, with ``early_stopping``) fails to
         improve by ``tol`` for ``n_iter_no_change`` epochs, and stops once it
         falls below 1e-6.
-    learning_rate_init : float, default=0.01
+    learning_rate_init : float, default=<learning_rate_init>
         Initial step size.
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
@@ -115,10 +115,16 @@ _SGD_ATTRIBUTES_DOC = """\
         names."""
 
 
-def _fill_doc(cls):
-    cls.__doc__ = cls.__doc__.replace("    <sgd_parameters>", _SGD_PARAMETERS_DOC)
-    cls.__doc__ = cls.__doc__.replace("    <sgd_attributes>", _SGD_ATTRIBUTES_DOC)
-    return cls
+def _fill_doc(*, learning_rate_init):
+    """Put the shared parameter and attribute sections into a class docstring."""
+
+    def fill(cls):
+        doc = cls.__doc__.replace("    <sgd_parameters>", _SGD_PARAMETERS_DOC)
+        doc = doc.replace("    <sgd_attributes>", _SGD_ATTRIBUTES_DOC)
+        cls.__doc__ = doc.replace("<learning_rate_init>", str(learning_rate_init))
+        return cls
+
+    return fill
 
 
 class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
@@ -152,6 +158,9 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
+    # These defaults are SoftmaxLinear's, which has no __init__ of its own.
+    # HingeLinear starts with smaller steps: its subgradients jump at the
+    # kinks and, for Weston-Watkins, add up over the wrong classes.
     def __init__(
         self,
         *,
@@ -161,7 +170,7 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         fit_intercept=True,
         batch_size=256,
         learning_rate="constant",
-        learning_rate_init=0.01,
+        learning_rate_init=0.03,
         power_t=0.5,
         momentum=0.9,
         nesterovs_momentum=True,
@@ -430,7 +439,7 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         return self.classes_[idx]
 
 
-@_fill_doc
+@_fill_doc(learning_rate_init=0.03)
 class SoftmaxLinear(_BaseSGDLinear):
     """Softmax (multinomial logistic) linear classifier trained by minibatch SGD.
 
@@ -525,7 +534,7 @@ class SoftmaxLinear(_BaseSGDLinear):
         return log_softmax(self._scores(X), axis=1)
 
 
-@_fill_doc
+@_fill_doc(learning_rate_init=0.01)
 class HingeLinear(_BaseSGDLinear):
     """Multiclass SVM (hinge loss) linear classifier trained by minibatch SGD.
 
