@@ -14,8 +14,6 @@ source position ``(y, x)`` with::
     x = m[3] * i + m[4] * j + m[5]
 """
 
-import math
-
 import numba
 import numpy as np
 
@@ -89,20 +87,18 @@ def _reflect(k, n):
     return period - k if k >= n else k
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def _warp_kernel(src, sources, maps, integral, reflect, round_out, out):
+@numba.njit(parallel=True, nogil=True, cache=True, fastmath=True)
+def _warp_kernel(src, sources, maps, integral, reflect, round_out, offset, out):
     height, width, n_channels = src.shape[1], src.shape[2], src.shape[3]
     for k in numba.prange(out.shape[0]):
         img = src[sources[k]]
         dst = out[k]
-        m0, m1, m2 = maps[k, 0], maps[k, 1], maps[k, 2]
-        m3, m4, m5 = maps[k, 3], maps[k, 4], maps[k, 5]
         if integral[k]:
             # Flips and integer shifts only: a plain copy, exact for any dtype.
             for i in range(height):
                 for j in range(width):
-                    y = int(m0 * i + m1 * j + m2)
-                    x = int(m3 * i + m4 * j + m5)
+                    y = int(maps[k, 0] * i + maps[k, 1] * j + maps[k, 2])
+                    x = int(maps[k, 3] * i + maps[k, 4] * j + maps[k, 5])
                     if reflect:
                         y = _reflect(y, height)
                         x = _reflect(x, width)
@@ -113,47 +109,52 @@ def _warp_kernel(src, sources, maps, integral, reflect, round_out, out):
                     for c in range(n_channels):
                         dst[i, j, c] = img[y, x, c]
             continue
+        # Source coordinates are shifted by ``offset`` so that they stay
+        # positive and int() truncates them to their floor.
+        m0, m1, m2 = maps[k, 0], maps[k, 1], maps[k, 2] + offset
+        m3, m4, m5 = maps[k, 3], maps[k, 4], maps[k, 5] + offset
         for i in range(height):
+            y = m0 * i + m2
+            x = m3 * i + m5
             for j in range(width):
-                y = m0 * i + m1 * j + m2
-                x = m3 * i + m4 * j + m5
-                yf = math.floor(y)
-                xf = math.floor(x)
-                wy = y - yf
-                wx = x - xf
-                y0 = int(yf)
-                x0 = int(xf)
+                y0 = int(y)
+                x0 = int(x)
+                wy = y - y0
+                wx = x - x0
+                y0 -= offset
+                x0 -= offset
                 if 0 <= y0 < height - 1 and 0 <= x0 < width - 1:
                     for c in range(n_channels):
-                        top = img[y0, x0, c] + wx * (
-                            img[y0, x0 + 1, c] - 1.0 * img[y0, x0, c]
-                        )
-                        bottom = img[y0 + 1, x0, c] + wx * (
-                            img[y0 + 1, x0 + 1, c] - 1.0 * img[y0 + 1, x0, c]
-                        )
+                        a = np.float64(img[y0, x0, c])
+                        top = a + wx * (img[y0, x0 + 1, c] - a)
+                        b = np.float64(img[y0 + 1, x0, c])
+                        bottom = b + wx * (img[y0 + 1, x0 + 1, c] - b)
                         v = top + wy * (bottom - top)
-                        dst[i, j, c] = math.floor(v + 0.5) if round_out else v
-                    continue
-                # Border: each of the four neighbours is either folded back
-                # into the image (reflect) or contributes zero (constant).
-                for c in range(n_channels):
-                    v = 0.0
-                    for dy in range(2):
-                        yy = y0 + dy
-                        if reflect:
-                            yy = _reflect(yy, height)
-                        elif yy < 0 or yy >= height:
-                            continue
-                        wgt_y = wy if dy else 1.0 - wy
-                        for dx in range(2):
-                            xx = x0 + dx
+                        # Non-negative here, so truncation after +0.5 rounds.
+                        dst[i, j, c] = v + 0.5 if round_out else v
+                else:
+                    # Border: each of the four neighbours is either folded
+                    # back into the image (reflect) or contributes zero.
+                    for c in range(n_channels):
+                        v = 0.0
+                        for dy in range(2):
+                            yy = y0 + dy
                             if reflect:
-                                xx = _reflect(xx, width)
-                            elif xx < 0 or xx >= width:
+                                yy = _reflect(yy, height)
+                            elif yy < 0 or yy >= height:
                                 continue
-                            wgt_x = wx if dx else 1.0 - wx
-                            v += wgt_y * wgt_x * img[yy, xx, c]
-                    dst[i, j, c] = math.floor(v + 0.5) if round_out else v
+                            wgt_y = wy if dy else 1.0 - wy
+                            for dx in range(2):
+                                xx = x0 + dx
+                                if reflect:
+                                    xx = _reflect(xx, width)
+                                elif xx < 0 or xx >= width:
+                                    continue
+                                wgt_x = wx if dx else 1.0 - wx
+                                v += wgt_y * wgt_x * img[yy, xx, c]
+                        dst[i, j, c] = v + 0.5 if round_out else v
+                y += m1
+                x += m4
     return out
 
 
@@ -200,6 +201,10 @@ def warp(images, maps, *, sources=None, pad_mode="constant"):
         src = np.array(src, dtype=work_dtype, order="C")
     out = np.empty((len(sources), *src.shape[1:]), dtype=work_dtype)
     integral = np.all(maps == np.round(maps), axis=1)
+    # Largest distance of a source coordinate from the origin, plus margin.
+    extent = np.abs(maps[:, [0, 3]]) * (src.shape[1] - 1)
+    extent += np.abs(maps[:, [1, 4]]) * (src.shape[2] - 1) + np.abs(maps[:, [2, 5]])
+    offset = int(extent.max(initial=0.0)) + 2
     _warp_kernel(
         src,
         sources,
@@ -207,6 +212,7 @@ def warp(images, maps, *, sources=None, pad_mode="constant"):
         integral,
         pad_mode == "reflect",
         work_dtype.kind != "f",
+        offset,
         out,
     )
     out = saturate_cast(out, images.dtype)

@@ -434,7 +434,7 @@ def test_online_early_stopping_stops_and_restores_the_best_epoch():
 
 def test_online_stops_on_the_training_loss():
     common = {
-        "augmenter": ImageAugmenter(max_shift=1),
+        "augmenter": ImageAugmenter(max_rotation=10),
         "online": True,
         "max_epochs": 12,
         "n_iter_no_change": 3,
