@@ -9,6 +9,8 @@ by ``fit``: they are chosen by 5-fold cross-validation on the training images,
 and the test images are used once, at the end (see :ref:`choosing_k`).
 """
 
+# sphinx_gallery_thumbnail_number = 2
+
 # %%
 # The nearest neighbours of a test image
 # --------------------------------------

@@ -11,6 +11,8 @@ trains :class:`~skcv.SoftmaxLinear` and :class:`~skcv.HingeLinear` on the
 digits and draws their templates with :func:`~skcv.plotting.plot_templates`.
 """
 
+# sphinx_gallery_thumbnail_number = 2
+
 # %%
 # Train both classifiers
 # ----------------------
