@@ -135,3 +135,18 @@ def test_defaults_quoted_in_the_guide_match_the_code():
         if claim not in _guide_text(page)
     ]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    "page",
+    sorted(p.name for p in DOCS.glob("*.rst") if ">>>" in p.read_text("utf-8")),
+)
+def test_guide_doctests(page):
+    import doctest
+
+    result = doctest.testfile(
+        str(DOCS / page),
+        module_relative=False,
+        optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS,
+    )
+    assert result.failed == 0
