@@ -154,6 +154,11 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     both sides; a warning says so, and ``online=True`` with
     ``early_stopping=True`` is the leak-free alternative.
 
+    An interrupt (Ctrl-C) during online training ends it after the last
+    finished epoch, with a warning, provided the final step's ``partial_fit``
+    leaves it unchanged when interrupted (SoftmaxLinear and HingeLinear do);
+    during the first epoch it is raised.
+
     ``sample_weight`` follows the augmenter's ``sample_indices_`` (a copy
     weighs what its source image weighs) and goes to the last step only.
 
@@ -357,19 +362,20 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         losses, scores = [], []
         best_loss, best_score, best_final, n_no_change = np.inf, None, None, 0
         for epoch in range(self.max_epochs):
-            X_epoch, y_epoch, w_epoch = X, y, sample_weight
-            if augmenter is not None:
-                augmenter.set_params(random_state=seeds[epoch])
-                X_epoch, y_epoch = augmenter.fit_resample(X, y)
-                w_epoch = _follow_indices(sample_weight, augmenter)
-            if head is not None:
-                X_epoch = head.transform(X_epoch)
-            final.partial_fit(
-                X_epoch,
-                y_epoch,
-                classes=classes,
-                **_weight_params(final, w_epoch, "partial_fit"),
-            )
+            try:
+                _train_one_epoch(
+                    final, head, augmenter, seeds[epoch], X, y, sample_weight, classes
+                )
+            except KeyboardInterrupt:
+                if epoch == 0:
+                    raise
+                warnings.warn(
+                    f"Training interrupted by user after {epoch} finished "
+                    "epoch(s); the estimator of the last finished epoch was kept.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                break
             self.n_iter_ = epoch + 1
 
             message = f"Epoch {epoch + 1}"
@@ -507,6 +513,19 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.input_tags.sparse = False
         return tags
+
+
+def _train_one_epoch(final, head, augmenter, seed, X, y, sample_weight, classes):
+    """Fresh copies of the training images, one ``partial_fit`` on them."""
+    if augmenter is not None:
+        augmenter.set_params(random_state=seed)
+        X, y = augmenter.fit_resample(X, y)
+        sample_weight = _follow_indices(sample_weight, augmenter)
+    if head is not None:
+        X = head.transform(X)
+    final.partial_fit(
+        X, y, classes=classes, **_weight_params(final, sample_weight, "partial_fit")
+    )
 
 
 def _seed_unset_random_states(estimator, rng):

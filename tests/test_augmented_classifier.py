@@ -508,3 +508,26 @@ def test_geometric_augmentation_of_flat_rows_is_refused():
     clf = AugmentedClassifier(SoftmaxLinear(), augmenter=ImageAugmenter(flip=True))
     with pytest.raises(ValueError, match="image_shape"):
         clf.fit(_DIGITS.data[:50], DIGITS_Y[:50])
+
+
+class InterruptedSpy(SpyClassifier):
+    """Raises KeyboardInterrupt in partial_fit call ``interrupt_at``."""
+
+    def __init__(self, interrupt_at=3):
+        self.interrupt_at = interrupt_at
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        if getattr(self, "epoch_", 0) + 1 == self.interrupt_at:
+            raise KeyboardInterrupt
+        return super().partial_fit(X, y, classes, sample_weight)
+
+
+def test_online_interrupt_keeps_the_last_finished_epoch():
+    X, y = tagged_images(20), np.arange(20) % 2
+    clf = AugmentedClassifier(InterruptedSpy(3), online=True, max_epochs=10, tol=None)
+    with pytest.warns(UserWarning, match="interrupted by user after 2 finished"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 2 and clf.estimator_.epoch_ == 2
+    clf.predict(X)
+    with pytest.raises(KeyboardInterrupt):
+        clf.set_params(estimator=InterruptedSpy(1)).fit(X, y)
