@@ -100,6 +100,9 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
     float64. uint8 queries against uint8 training rows under L1 are compared
     in exact integer arithmetic and need no second pass.
 
+    The kernels are compiled by numba on first use (a few seconds, once per
+    input dtype) and cached on disk.
+
     Examples
     --------
     >>> import numpy as np

@@ -1,0 +1,243 @@
+"""k-nearest neighbours on MNIST: skcv.NearestNeighbor against its floors and peers.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_knn.py           # full run, a few minutes
+    .venv/bin/python benchmarks/bench_knn.py --quick   # smaller arrays
+
+Side by side in one process, on the same arrays (60,000 training rows x 784
+float32 pixels in [0, 1], 2,000 test queries):
+
+- L2: the bare float32 GEMM ``Q @ X.T`` (the floor: every distance method
+  pays at least this product), skcv's predict (vote included) and
+  scikit-learn's ``KNeighborsClassifier(algorithm="brute")``;
+- L1: skcv's predict on float32 rows and on the raw uint8 images (exact
+  integer path) against scikit-learn's brute ``p=1``, which is timed on a
+  subset of the queries and scaled linearly (it takes ~25 ms per query);
+- accuracy for k = 1 and 3 and agreement with scikit-learn's predictions;
+- the extra memory of one predict (tracemalloc) against the block budget;
+- how the time scales with the number of training rows and of queries.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.neighbors import KNeighborsClassifier
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    best_time,
+    load_mnist,
+    markdown_table,
+    print_header,
+    traced_memory,
+)
+
+from skcv import NearestNeighbor, _distances
+
+
+def _fmt(seconds):
+    return f"{seconds:.2f} s" if seconds >= 0.1 else f"{seconds * 1e3:.1f} ms"
+
+
+class _FallbackCounter:
+    """Count the queries that needed the exhaustive float64 search."""
+
+    def __init__(self):
+        self.rows = 0
+        self._original = _distances._exact_topk
+
+    def __enter__(self):
+        def counted(Q64, *args):
+            self.rows += len(Q64)
+            return self._original(Q64, *args)
+
+        _distances._exact_topk = counted
+        return self
+
+    def __exit__(self, *exc):
+        _distances._exact_topk = self._original
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller arrays")
+    args = parser.parse_args(argv)
+    if args.quick:
+        n_train, n_queries, n_subset, repeat = 10_000, 500, 100, 2
+        sizes = [1_000, 10_000]
+    else:
+        n_train, n_queries, n_subset, repeat = 60_000, 2_000, 200, 3
+        sizes = [1_000, 10_000, 60_000]
+
+    print_header("k-nearest neighbours (bench_knn.py)")
+    X8, y, Q8, yq, source = load_mnist(n_train=n_train, n_test=n_queries)
+    X8, Q8 = X8.reshape(len(X8), -1), Q8.reshape(len(Q8), -1)
+    X, Q = X8.astype(np.float32) / 255, Q8.astype(np.float32) / 255
+    print(f"data: {source}; {X.shape[0]} training rows x {X.shape[1]} features,")
+    print(f"{Q.shape[0]} queries; float32 pixels in [0, 1] unless said uint8.")
+    budget = NearestNeighbor().block_memory_mib
+    print(f"skcv block budget: {budget} MiB (default block_memory_mib)\n")
+
+    # Warm up: compile (or load from numba's cache) every kernel used below.
+    for metric, Xw, Qw in [("l2", X, Q), ("l1", X, Q), ("l1", X8, Q8)]:
+        NearestNeighbor(3, metric=metric).fit(Xw[:500], y[:500]).predict(Qw[:5])
+
+    # ----------------------------------------------------------------- L2
+    t_gemm, _ = best_time(lambda: Q @ X.T, repeat=repeat)
+    ours = {}
+    for k in (1, 3):
+        knn = NearestNeighbor(k).fit(X, y)
+        with _FallbackCounter() as fallback:
+            t, pred = best_time(lambda knn=knn: knn.predict(Q), repeat=repeat)
+        ours["l2", k] = (t, pred, fallback.rows // repeat)
+    knn = NearestNeighbor(1).fit(X, y)
+    with traced_memory() as mem_l2:
+        knn.predict(Q)
+    sk = KNeighborsClassifier(1, algorithm="brute").fit(X, y)
+    t_sk_l2, pred_sk_l2 = best_time(lambda: sk.predict(Q), repeat=1)
+    pred_sk_l2_k3 = sk.set_params(n_neighbors=3).predict(Q)
+
+    t_l2 = ours["l2", 1][0]
+    print(f"## L2, {Q.shape[0]} queries x {X.shape[0]} training rows, k=1\n")
+    print(
+        markdown_table(
+            ["method", "time", "ratio to GEMM"],
+            [
+                ["float32 GEMM Q @ X.T (floor)", _fmt(t_gemm), "1.00"],
+                ["skcv NearestNeighbor predict", _fmt(t_l2), f"{t_l2 / t_gemm:.2f}"],
+                [
+                    "sklearn KNeighborsClassifier brute predict",
+                    _fmt(t_sk_l2),
+                    f"{t_sk_l2 / t_gemm:.2f}",
+                ],
+            ],
+        )
+    )
+    print(
+        f"\nskcv is {t_sk_l2 / t_l2:.1f}x faster than sklearn; peak extra memory "
+        f"of one skcv predict (tracemalloc): "
+        f"{mem_l2['peak_mib']:.0f} MiB for a {budget} MiB block budget; "
+        f"queries needing the exhaustive float64 search: {ours['l2', 1][2]}.\n"
+    )
+
+    # ----------------------------------------------------------------- L1
+    sub = slice(0, n_subset)
+    rows = []
+    for name, Xw, Qw in [("float32", X, Q), ("uint8 (exact int32)", X8, Q8)]:
+        knn = NearestNeighbor(1, metric="l1").fit(Xw, y)
+        with _FallbackCounter() as fallback:
+            t_full, pred = best_time(lambda knn=knn, Qw=Qw: knn.predict(Qw), repeat=1)
+        t_sub, _ = best_time(lambda knn=knn, Qw=Qw: knn.predict(Qw[sub]), repeat=2)
+        ours["l1 " + name, 1] = (t_full, pred, fallback.rows)
+        ours["l1 " + name, 3] = (
+            None,
+            knn.set_params(n_neighbors=3).predict(Qw),
+            None,
+        )
+        rows.append([f"skcv predict, {name}", _fmt(t_full), _fmt(t_sub), t_sub])
+    knn = NearestNeighbor(1, metric="l1").fit(X8, y)
+    with traced_memory() as mem_l1:
+        knn.predict(Q8)
+    sk1 = KNeighborsClassifier(1, algorithm="brute", p=1).fit(X, y)
+    t_sk_sub, pred_sk_l1 = best_time(lambda: sk1.predict(Q[sub]), repeat=1)
+    pred_sk_l1_k3 = sk1.set_params(n_neighbors=3).predict(Q[sub])
+    scale = Q.shape[0] / n_subset
+    print(f"## L1, k=1 (sklearn timed on the first {n_subset} queries only)\n")
+    table = [
+        [
+            "sklearn KNeighborsClassifier brute p=1",
+            f"{_fmt(t_sk_sub * scale)} (scaled x{scale:.0f})",
+            _fmt(t_sk_sub),
+            "1.0",
+        ]
+    ]
+    table += [
+        [r[0], r[1], r[2], f"{t_sk_sub / r[3]:.1f}x faster" if r[3] else "-"]
+        for r in rows
+    ]
+    print(
+        markdown_table(
+            [
+                "method",
+                f"{Q.shape[0]} queries",
+                f"{n_subset} queries",
+                f"speed-up on {n_subset}",
+            ],
+            table,
+        )
+    )
+    print(
+        f"\nfull-run speed-up against sklearn's scaled time: float32 "
+        f"{t_sk_sub * scale / ours['l1 float32', 1][0]:.1f}x, uint8 "
+        f"{t_sk_sub * scale / ours['l1 uint8 (exact int32)', 1][0]:.1f}x; "
+        f"peak extra memory of one skcv uint8 predict: {mem_l1['peak_mib']:.0f} "
+        f"MiB; queries needing the float64 search: float32 "
+        f"{ours['l1 float32', 1][2]}, uint8 none by design.\n"
+    )
+
+    # ----------------------------------------------------------- accuracy
+    print("## Accuracy and agreement with sklearn\n")
+    acc_rows = []
+    for label, key, ref1, ref3, n in [
+        ("L2, float32", "l2", pred_sk_l2, pred_sk_l2_k3, Q.shape[0]),
+        ("L1, float32", "l1 float32", pred_sk_l1, pred_sk_l1_k3, n_subset),
+        ("L1, uint8", "l1 uint8 (exact int32)", pred_sk_l1, pred_sk_l1_k3, n_subset),
+    ]:
+        for k, ref in ((1, ref1), (3, ref3)):
+            pred = ours[key, k][1]
+            acc_rows.append(
+                [
+                    label,
+                    k,
+                    f"{np.mean(pred == yq):.4f}",
+                    f"{np.mean(pred[:n] == ref):.4f} ({n} queries)",
+                ]
+            )
+    print(
+        markdown_table(
+            ["metric, input", "k", "accuracy", "agreement with sklearn"], acc_rows
+        )
+    )
+    print()
+
+    # ------------------------------------------------------------ scaling
+    print("## Scaling (k=1, predict time; ns per query x training-row pair)\n")
+    scale_rows = []
+    pool8 = np.concatenate([X8, Q8])
+    pool = pool8.astype(np.float32) / 255
+    cases = [(n_t, sizes[0]) for n_t in sizes] + [(sizes[1], n_q) for n_q in sizes]
+    for n_t, n_q in dict.fromkeys(cases):
+        if n_q > len(pool):
+            continue
+        cells = [f"{n_t:,}", f"{n_q:,}"]
+        # Queries are drawn from the whole pool, training rows from its start.
+        for metric, data in (("l2", pool), ("l1", pool8)):
+            knn = NearestNeighbor(1, metric=metric).fit(data[:n_t], np.zeros(n_t))
+            queries = data[-n_q:]
+            t, _ = best_time(lambda knn=knn, q=queries: knn.predict(q), repeat=1)
+            cells += [_fmt(t), f"{t / (n_t * n_q) * 1e9:.2f}"]
+        scale_rows.append(cells)
+    print(
+        markdown_table(
+            [
+                "n_train",
+                "n_queries",
+                "L2 float32",
+                "L2 ns/pair",
+                "L1 uint8",
+                "L1 ns/pair",
+            ],
+            scale_rows,
+        )
+    )
+
+
+if __name__ == "__main__":
+    t0 = time.perf_counter()
+    main()
+    print(f"\ntotal wall time: {time.perf_counter() - t0:.0f} s")
