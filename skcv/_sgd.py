@@ -299,6 +299,11 @@ def _update_stopping(state, coef, intercept, config, validation, best):
     state.no_improvement_count = 0 if improved else state.no_improvement_count + 1
 
 
+def _restore(arrays, saved):
+    for a, b in zip(arrays, saved):
+        np.copyto(a, b)
+
+
 # The products of a minibatch are small: BLAS threads gain little on them, and
 # on a busy machine their spin-waits make an epoch several times slower.
 @_threadpool_controller_decorator(limits=1, user_api="blas")
@@ -332,6 +337,9 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
     ValueError
         When the loss or the weights become non-finite. ``coef`` and
         ``intercept`` then hold the weights of the last finished epoch.
+    KeyboardInterrupt
+        Passed on when ``incremental``, after restoring ``coef`` and
+        ``intercept``; otherwise training stops with a warning.
     """
     weight = None
     if sample_weight is not None:
@@ -354,9 +362,10 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
     n_samples = X.shape[0]
     batch_size = _batch_size(config, n_samples)
     buf = _Buffers(batch_size, coef, gather=config.shuffle)
-    # Weights of the last finished epoch: what divergence and interruption
-    # fall back to.
-    last = (coef.copy(), intercept.copy())
+    # Weights and velocities of the last finished epoch: what divergence and
+    # interruption fall back to.
+    params = (coef, intercept, state.velocity_coef, state.velocity_intercept)
+    last = [p.copy() for p in params]
     max_epochs = 1 if incremental else config.max_iter
     stopped = False
     try:
@@ -373,8 +382,7 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
                     and np.isfinite(coef).all()
                     and np.isfinite(intercept).all()
                 ):
-                    np.copyto(coef, last[0])
-                    np.copyto(intercept, last[1])
+                    _restore(params, last)
                     epoch = len(state.loss_curve) + 1
                     raise ValueError(
                         f"SGD diverged in epoch {epoch}: the loss or the "
@@ -382,8 +390,7 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
                         "finished epoch were kept. Lower learning_rate_init or "
                         "alpha, or scale the features (e.g. with StandardScaler)."
                     )
-                np.copyto(last[0], coef)
-                np.copyto(last[1], intercept)
+                _restore(last, params)
                 state.n_iter += 1
                 state.t += n_samples
                 state.loss_curve.append(objective)
@@ -417,8 +424,11 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
                             msg + f" Setting learning rate to {state.learning_rate:f}"
                         )
     except KeyboardInterrupt:
-        np.copyto(coef, last[0])
-        np.copyto(intercept, last[1])
+        _restore(params, last)
+        if incremental:
+            # partial_fit runs inside the caller's own loop, which must stop
+            # too: swallowing the interrupt would only end this one epoch.
+            raise
         warnings.warn(
             f"Training interrupted by user after {state.n_iter} finished "
             "epoch(s); the weights of the last finished epoch were kept.",

@@ -222,8 +222,9 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=_FLOATS, order="C", reset=reset)
         try:
             check_classification_targets(y)
-            # Also names a mix of strings and numbers (a ValueError).
-            unique_labels(y)
+            if y.dtype == object:
+                # Names a mix of strings and numbers (a ValueError).
+                unique_labels(y)
         except TypeError as exc:
             raise TypeError(
                 f"y holds labels that cannot be sorted together, such as strings "
@@ -482,7 +483,9 @@ class SoftmaxLinear(_BaseSGDLinear):
     If the loss or the weights overflow, ``fit`` raises a ``ValueError`` and
     keeps the finite weights of the last finished epoch. A
     ``KeyboardInterrupt`` stops training with a warning, likewise keeping the
-    weights of the last finished epoch.
+    weights of the last finished epoch; in ``partial_fit``, which runs inside
+    the caller's loop, the weights of before the call are restored and the
+    interrupt is passed on.
 
     Examples
     --------
