@@ -513,8 +513,9 @@ def test_geometric_augmentation_of_flat_rows_is_refused():
 class InterruptedSpy(SpyClassifier):
     """Raises KeyboardInterrupt in partial_fit call ``interrupt_at``."""
 
-    def __init__(self, interrupt_at=3):
+    def __init__(self, interrupt_at=3, good_epoch=None):
         self.interrupt_at = interrupt_at
+        self.good_epoch = good_epoch
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         if getattr(self, "epoch_", 0) + 1 == self.interrupt_at:
