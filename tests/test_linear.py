@@ -242,6 +242,10 @@ def test_divergence_raises_and_keeps_finite_weights(make):
     np.testing.assert_array_equal(clf.coef_, good[0])
     np.testing.assert_array_equal(clf.intercept_, good[1])
     assert len(clf.loss_curve_) == 1
+    # the velocities were restored too: sane settings carry on from there
+    clf.set_params(alpha=1e-4, learning_rate_init=0.01)
+    clf.partial_fit(X, y)
+    assert np.isfinite(clf.coef_).all() and clf.score(X, y) > 0.9
 
     fresh = make(random_state=0, batch_size=1, alpha=1e3, learning_rate_init=1.0)
     with pytest.raises(ValueError, match=r"diverged in epoch 1.*learning_rate_init"):
@@ -277,6 +281,38 @@ def test_keyboard_interrupt_keeps_the_last_finished_epoch(make, monkeypatch):
     # still usable, and training can go on
     assert clf.score(X, y) > 0.9
     clf.partial_fit(X, y)
+
+
+def test_keyboard_interrupt_in_partial_fit_is_passed_on(monkeypatch):
+    # partial_fit runs inside the caller's loop, which must stop as well.
+    X, y = _blobs()
+    clf = SoftmaxLinear(random_state=0, batch_size=50).partial_fit(
+        X, y, classes=[0, 1, 2]
+    )
+    before = clf.coef_.copy(), clf.intercept_.copy(), clf.t_
+    step = skcv._sgd._batch_step
+    calls = []
+
+    def interrupted_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(skcv._sgd, "_batch_step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        clf.partial_fit(X, y)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(clf.coef_, before[0])
+    np.testing.assert_array_equal(clf.intercept_, before[1])
+    assert clf.t_ == before[2] and len(clf.loss_curve_) == 1
+    # the velocities are back at the end of the first epoch as well
+    uninterrupted = SoftmaxLinear(random_state=0, batch_size=50)
+    uninterrupted.partial_fit(X, y, classes=[0, 1, 2])
+    state = clf._sgd_state
+    np.testing.assert_array_equal(
+        state.velocity_coef, uninterrupted._sgd_state.velocity_coef
+    )
 
 
 def test_fit_intercept_false_keeps_zero_intercept():
