@@ -556,7 +556,10 @@ class HingeLinear(_BaseSGDLinear):
         Sum the hinge over the wrong classes (Weston-Watkins, CS231n's SVM
         loss) or take its maximum (Crammer-Singer).
     delta : float, default=1.0
-        Margin by which the true class must outscore the others.
+        Margin by which the true class must outscore the others; positive.
+        With an L2 penalty, multiplying ``delta`` by c gives the solution for
+        ``alpha * c``, times c: ``delta`` can stay at 1 while ``alpha`` is
+        tuned.
 
     Attributes
     ----------
@@ -601,7 +604,9 @@ class HingeLinear(_BaseSGDLinear):
     _parameter_constraints: dict = {
         **_BaseSGDLinear._parameter_constraints,
         "multi_class": [StrOptions({"weston_watkins", "crammer_singer"})],
-        "delta": [Interval(Real, 0, None, closed="left")],
+        # From zero weights a margin of 0 gives zero subgradients: SGD would
+        # never move.
+        "delta": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(

@@ -253,3 +253,20 @@ def test_digits_accuracy(loss):
     )
     clf = make_pipeline(StandardScaler(), _make(loss, random_state=0))
     assert clf.fit(X_train, y_train).score(X_test, y_test) >= 0.95
+
+
+@pytest.mark.parametrize("multi_class", ["weston_watkins", "crammer_singer"])
+def test_delta_trades_against_alpha(multi_class):
+    # hinge(2 V; delta=2) = 2 hinge(V; delta=1): SGD with delta=2 follows the
+    # path of delta=1 with twice the alpha and half the step, scaled by 2,
+    # exactly in floating point (all factors are powers of 2).
+    X, y = _data(n=100)
+    params = {"multi_class": multi_class, "random_state": 0, "max_iter": 5}
+    two = HingeLinear(delta=2.0, alpha=0.01, learning_rate_init=0.02, **params)
+    one = HingeLinear(delta=1.0, alpha=0.02, learning_rate_init=0.01, **params)
+    two.fit(X, y)
+    one.fit(X, y)
+    np.testing.assert_array_equal(two.coef_, 2 * one.coef_)
+    np.testing.assert_array_equal(two.intercept_, 2 * one.intercept_)
+    with pytest.raises(ValueError, match="delta"):
+        HingeLinear(delta=0.0).fit(X, y)
