@@ -251,7 +251,8 @@ def test_local_cluster_limits_threads_and_cleans_up(digits, monkeypatch):
     search = GridSearchCV(NearestNeighbor(), {"n_neighbors": [1, 3]}, cv=3)
     # A single worker thread would make joblib run the fits in this process.
     backend = dask_backend("local", n_workers=1, threads_per_worker=2, blas_threads=1)
-    with backend as client:
+    # Closed on an error too.
+    with pytest.raises(RuntimeError, match="end of block"), backend as client:
         pids = _worker_pids(client)
         assert len(pids) == 1 and os.getpid() not in pids
         [sizes] = client.run(_thread_pool_sizes).values()
@@ -263,6 +264,7 @@ def test_local_cluster_limits_threads_and_cleans_up(digits, monkeypatch):
         with distributed.get_task_stream(client) as stream:
             search.set_params(n_jobs=-1).fit(X, y)
         assert stream.data
+        raise RuntimeError("end of block")
     assert client.status == "closed"
     _assert_gone(pids)
     assert dict(os.environ) == environ
@@ -275,6 +277,15 @@ def test_no_scheduler_is_a_no_op():
     with dask_backend(None) as client:
         assert client is None
         assert type(joblib.parallel.get_active_backend()[0]) is type(before[0])
+
+
+def test_unreachable_scheduler_named_in_error():
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
+        pytest.raises(OSError, match=r"scheduler at 'tcp://127.0.0.1:9'"),
+        dask_backend("tcp://127.0.0.1:9"),
+    ):
+        pass
 
 
 def test_dask_backend_rejects_bad_arguments():
