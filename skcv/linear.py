@@ -115,6 +115,19 @@ _SGD_ATTRIBUTES_DOC = """\
         names."""
 
 
+def _check_labels(labels, name):
+    """Reject regression targets and labels of types that cannot be sorted."""
+    try:
+        check_classification_targets(labels)
+        if labels.dtype == object:
+            unique_labels(labels)
+    except TypeError as exc:
+        raise TypeError(
+            f"{name} holds labels that cannot be sorted together, such as strings "
+            f"and numbers ({exc}); use labels of one type."
+        ) from None
+
+
 def _fill_doc(*, learning_rate_init):
     """Put the shared parameter and attribute sections into a class docstring."""
 
@@ -220,16 +233,7 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
 
     def _validate_training_data(self, X, y, sample_weight, *, reset):
         X, y = validate_data(self, X, y, dtype=_FLOATS, order="C", reset=reset)
-        try:
-            check_classification_targets(y)
-            if y.dtype == object:
-                # Names a mix of strings and numbers (a ValueError).
-                unique_labels(y)
-        except TypeError as exc:
-            raise TypeError(
-                f"y holds labels that cannot be sorted together, such as strings "
-                f"and numbers ({exc}); use labels of one type."
-            ) from None
+        _check_labels(y, "y")
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
@@ -369,7 +373,9 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
             X, y, sample_weight, reset=first
         )
         if classes is not None:
-            classes = unique_labels(np.asarray(classes))
+            classes = np.asarray(classes)
+            _check_labels(classes, "classes")
+            classes = np.unique(classes)
             if first and len(classes) < 2:
                 raise ValueError(
                     f"classes must hold at least 2 classes; got {classes.tolist()}."

@@ -376,6 +376,14 @@ def test_bad_training_input_is_named(X, y, sample_weight, match):
 def test_mixed_label_types_are_named():
     with pytest.raises(TypeError, match="strings and numbers"):
         SoftmaxLinear().fit([[0.0], [1.0]], np.array(["a", 1], dtype=object))
+    with pytest.raises(TypeError, match="classes holds labels"):
+        SoftmaxLinear().partial_fit(
+            [[0.0], [1.0]], ["a", "a"], classes=np.array(["a", 1], dtype=object)
+        )
+    # classes keep their dtype through partial_fit
+    labels = np.array(["b", "a"], dtype=object)
+    clf = SoftmaxLinear().partial_fit([[0.0], [1.0]], labels, classes=labels)
+    assert clf.classes_.dtype == object and clf.predict([[0.5]]).dtype == object
 
 
 def test_bad_prediction_input_is_named():
