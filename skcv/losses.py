@@ -25,6 +25,7 @@ through :func:`_loss_and_grad`, which adds the two matrix products.
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = ["hinge_loss", "penalty_value_and_grad", "softmax_loss"]
 
@@ -163,10 +164,24 @@ def _loss_and_grad(dscores, W, b, X, y, coef, S, dW, db, **kwargs):
     return loss
 
 
+def _as_real_array(a, name):
+    """``a`` as an array of finite real numbers, or an error that names it."""
+    if sp.issparse(a):
+        raise TypeError(f"{name} must be a dense array; got a sparse matrix.")
+    a = np.asarray(a)
+    # Complex values would lose their imaginary part silently, and NaN or
+    # infinity would come back as a NaN loss.
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got dtype {a.dtype}.")
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return a
+
+
 def _check_loss_args(W, b, X, y, sample_weight):
     """Validate the arrays of a public loss function; return them as arrays."""
-    W = np.asarray(W)
-    X = np.asarray(X)
+    W = _as_real_array(W, "W")
+    X = _as_real_array(X, "X")
     y = np.asarray(y)
     if W.ndim != 2 or X.ndim != 2:
         raise ValueError(
@@ -179,7 +194,7 @@ def _check_loss_args(W, b, X, y, sample_weight):
     if n_classes < 2:
         raise ValueError(f"W must have at least 2 rows (classes); got {n_classes}.")
     if b is not None:
-        b = np.asarray(b)
+        b = _as_real_array(b, "b")
         if b.shape != (n_classes,):
             raise ValueError(
                 f"b must be of shape (n_classes,) = ({n_classes},); got {b.shape}."
@@ -201,7 +216,7 @@ def _check_loss_args(W, b, X, y, sample_weight):
     if sample_weight is None:
         coef = dtype.type(1 / X.shape[0])
     else:
-        sample_weight = np.asarray(sample_weight, dtype=dtype)
+        sample_weight = _as_real_array(sample_weight, "sample_weight").astype(dtype)
         if sample_weight.shape != (X.shape[0],):
             raise ValueError(
                 f"sample_weight must be of shape (n_samples,) = ({X.shape[0]},); "
@@ -401,7 +416,7 @@ def penalty_value_and_grad(W, penalty="l2", alpha=1e-4, l1_ratio=0.15):
     >>> penalty_value_and_grad(W, "l1", alpha=0.1)[0]
     0.7
     """
-    W = np.asarray(W)
+    W = _as_real_array(W, "W")
     if not np.issubdtype(W.dtype, np.floating):
         W = W.astype(np.float64)
     if not isinstance(alpha, Real) or not alpha >= 0:
