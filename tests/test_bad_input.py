@@ -36,6 +36,7 @@ from skcv import (
     SoftmaxLinear,
 )
 from skcv.datasets import _registry, load_cifar10, load_mnist, load_npz
+from skcv.losses import hinge_loss, penalty_value_and_grad, softmax_loss
 
 # ---------------------------------------------------------------- the data
 
@@ -1038,3 +1039,59 @@ def test_bad_file_gives_a_clear_error(case, tmp_path, monkeypatch):
     load, exc, match = LOADER_CASES[case]
     with pytest.raises(exc, match=match):
         load(tmp_path, monkeypatch)
+
+
+# ---------------------------------------------------------------- losses
+#
+# The public loss functions validate their arrays as the estimators do: a NaN
+# or a complex number must not come back as a NaN or real-valued loss.
+
+_W, _B, _X, _Y = np.ones((3, 4)), np.zeros(3), np.ones((5, 4)), np.arange(5) % 3
+
+LOSSES = {
+    "softmax_loss": lambda W, b, X, sw: softmax_loss(W, b, X, _Y, sample_weight=sw),
+    "hinge_loss-weston_watkins": lambda W, b, X, sw: hinge_loss(
+        W, b, X, _Y, sample_weight=sw
+    ),
+    "hinge_loss-crammer_singer": lambda W, b, X, sw: hinge_loss(
+        W, b, X, _Y, multi_class="crammer_singer", sample_weight=sw
+    ),
+}
+
+LOSS_CASES = {
+    "nan-in-X": ({"X": _with(_X, 3, np.nan)}, ValueError, "X contains NaN"),
+    "inf-in-X": ({"X": _with(_X, 3, -np.inf)}, ValueError, "X contains NaN or inf"),
+    "inf-in-W": ({"W": _with(_W, 0, np.inf)}, ValueError, "W contains NaN or inf"),
+    "nan-in-b": ({"b": _with(_B, 1, np.nan)}, ValueError, "b contains NaN"),
+    "complex-X": ({"X": _X + 1j}, TypeError, "X must hold real numbers"),
+    "string-X": ({"X": np.full(_X.shape, "a")}, TypeError, "X must hold real numbers"),
+    "object-W": ({"W": _W.astype(object)}, TypeError, "W must hold real numbers"),
+    "sparse-X": ({"X": sp.csr_matrix(_X)}, TypeError, "X must be a dense array"),
+    "inf-in-sample_weight": (
+        {"sw": _with(np.ones(5), 2, np.inf)},
+        ValueError,
+        "sample_weight contains NaN or inf",
+    ),
+}
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+@pytest.mark.parametrize("case", list(LOSS_CASES))
+def test_bad_loss_input_gives_a_clear_error(case, loss):
+    changes, exc, match = LOSS_CASES[case]
+    args = {"W": _W, "b": _B, "X": _X, "sw": None, **changes}
+    with pytest.raises(exc, match=match):
+        LOSSES[loss](**args)
+
+
+@pytest.mark.parametrize(
+    "W, exc, match",
+    [
+        (_with(_W, 0, np.nan), ValueError, "W contains NaN"),
+        (_W + 1j, TypeError, "W must hold real numbers"),
+        (sp.csr_matrix(_W), TypeError, "W must be a dense array"),
+    ],
+)
+def test_bad_penalty_input_gives_a_clear_error(W, exc, match):
+    with pytest.raises(exc, match=match):
+        penalty_value_and_grad(W, "elasticnet")
