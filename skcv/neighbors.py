@@ -161,6 +161,7 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
             The fitted classifier.
         """
         X, y = validate_data(self, X, y, dtype="numeric", order="C")
+        _check_magnitude(X, self.metric)
         try:
             check_classification_targets(y)
         except TypeError as exc:
@@ -282,6 +283,7 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
                 )
         else:
             queries = validate_data(self, X, reset=False, dtype="numeric", order="C")
+            _check_magnitude(queries, self.metric)
             if n_neighbors > n_train:
                 raise ValueError(
                     "Expected n_neighbors <= n_samples_fit, but "
@@ -303,6 +305,31 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
                 exclude_self=from_train,
             )
         return distances, indices, queries
+
+
+def _check_magnitude(X, metric):
+    """Refuse values whose distances would overflow float64.
+
+    With every value within ``limit`` in magnitude, a difference is at most
+    ``2 * limit`` and the distance over ``n_features`` features stays finite.
+    Beyond, the distances would be infinite and the neighbours arbitrary.
+    """
+    if X.dtype.kind != "f" or X.size == 0:
+        return
+    n_features = X.shape[1]
+    largest = float(max(X.max(), -X.min()))
+    big = np.finfo(np.float64).max
+    if metric == "l2":
+        limit, what = 0.5 * np.sqrt(big / n_features), "squared differences"
+    else:
+        limit, what = 0.5 * big / n_features, "differences"
+    if largest > limit:
+        raise ValueError(
+            f"X holds values up to {largest:.3g} in magnitude: over {n_features} "
+            f"features the sum of their {what} would overflow float64 in the "
+            f"{metric} distance, which needs values within {limit:.3g}. Rescale "
+            f"the features, e.g. with StandardScaler."
+        )
 
 
 @contextmanager
