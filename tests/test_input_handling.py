@@ -536,3 +536,42 @@ def test_predict_proba_of_huge_scores_is_finite():
     log_proba = est.predict_log_proba(ROWS * 1e8)
     assert not np.isnan(log_proba).any()
     np.testing.assert_array_equal(log_proba.argmax(axis=1), proba.argmax(axis=1))
+
+
+@pytest.mark.parametrize(
+    "metric, exponent, fits",
+    [
+        ("l2", 400, True),
+        ("l2", 500, True),
+        ("l2", 530, False),
+        ("l1", 1000, True),
+        ("l1", 1020, False),
+    ],
+)
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_knn_on_huge_values_is_exact_or_refused(metric, exponent, fits, weights):
+    # Scaling by a power of two is exact, so the neighbours must not change,
+    # as long as the distances fit in float64 (squared differences for L2:
+    # values up to about 1e154). Beyond, a clear error, never NaN votes or
+    # arbitrary neighbours.
+    rng = np.random.RandomState(3)
+    X, Q = rng.normal(size=(60, 5)), rng.normal(size=(20, 5))
+    y = rng.randint(0, 3, 60)
+    ref = NearestNeighbor(3, metric=metric, weights=weights).fit(X, y)
+    scale = 2.0**exponent
+    est = NearestNeighbor(3, metric=metric, weights=weights)
+    if not fits:
+        with pytest.raises(ValueError, match="overflow"):
+            est.fit(X * scale, y)
+        with pytest.raises(ValueError, match="overflow"):
+            ref.predict(Q * scale)
+        return
+    with warnings.catch_warnings():
+        # Casting such values to float32 for the approximate pass overflows;
+        # the exact float64 pass takes over.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        est.fit(X * scale, y)
+        ind = est.kneighbors(Q * scale, return_distance=False)
+        proba = est.predict_proba(Q * scale)
+    np.testing.assert_array_equal(ind, ref.kneighbors(Q, return_distance=False))
+    np.testing.assert_allclose(proba, ref.predict_proba(Q), rtol=1e-12)
