@@ -210,12 +210,16 @@ def main(argv=None):
     scale_rows = []
     pool8 = np.concatenate([X8, Q8])
     pool = pool8.astype(np.float32) / 255
-    cases = [(n_t, sizes[0]) for n_t in sizes] + [(sizes[1], n_q) for n_q in sizes]
+    # n_train grows with 1,000 queries, then n_queries with 1,000 training
+    # rows, plus the 10,000 x 10,000 corner.
+    small = sizes[0]
+    cases = [(n_t, small) for n_t in sizes] + [(small, n_q) for n_q in sizes]
+    cases.append((sizes[1], sizes[1]))
     for n_t, n_q in dict.fromkeys(cases):
         if n_q > len(pool):
             continue
         cells = [f"{n_t:,}", f"{n_q:,}"]
-        # Queries are drawn from the whole pool, training rows from its start.
+        # Training rows come from the start of the pool, queries from its end.
         for metric, data in (("l2", pool), ("l1", pool8)):
             knn = NearestNeighbor(1, metric=metric).fit(data[:n_t], np.zeros(n_t))
             queries = data[-n_q:]

@@ -64,10 +64,11 @@ def _query_block_rows(n_train, n_features, n_candidates, block_memory_mib):
     """Queries per block so that one block's work arrays fit the budget.
 
     Per query a block holds one row of approximate distances to every training
-    row (``4 * n_train`` bytes), the query in float64 and float32, and its
-    candidates (value and index, 16 bytes each).
+    row (``4 * n_train`` bytes), the query as given in float64, centred in
+    float64 and in float32 (20 bytes per feature), and its candidates (value
+    and index, 16 bytes each).
     """
-    per_query = _BLOCK_ITEMSIZE * n_train + 12 * n_features + 16 * n_candidates
+    per_query = _BLOCK_ITEMSIZE * n_train + 20 * n_features + 16 * n_candidates
     return max(1, int(block_memory_mib * 2**20) // per_query)
 
 
@@ -119,8 +120,13 @@ def _build_index(X, metric):
     return _Index(X, metric, X, None, None, 0.0)
 
 
-def _shifted_float32(X, shift):
-    return (X - shift).astype(np.float32)
+def _shifted_float32(X, shift, chunk_rows=4096):
+    """float32 ``X - shift``, subtracted in float64 a chunk of rows at a time."""
+    out = np.empty(X.shape, dtype=np.float32)
+    for start in range(0, X.shape[0], chunk_rows):
+        rows = slice(start, start + chunk_rows)
+        out[rows] = X[rows] - shift
+    return out
 
 
 def _gamma(n):
@@ -192,17 +198,12 @@ def _topk_neighbors(Q, index, k, *, block_rows, exclude_self=False):
             continue
 
         Q64 = np.array(X[rows] if from_train else Q[rows], dtype=np.float64, order="C")
-        if from_train:
-            Q32 = index.Xs[rows]
-        elif index.shift is None:
-            Q32 = Q64.astype(np.float32)
-        else:
-            Q32 = _shifted_float32(Q64, index.shift)
+        centred = Q64 if index.shift is None else Q64 - index.shift
+        Q32 = index.Xs[rows] if from_train else centred.astype(np.float32)
 
         if index.metric == "l2":
             np.dot(Q32, index.Xs.T, out=out)
             _select_topk_l2(out, index.x_sq_norms, self_offset, vals, idx)
-            centred = Q64 - index.shift
             q_sq_norms = np.einsum("ij,ij->i", centred, centred)
             # The float32 ranking value ||b||^2 - 2 a.b is within
             # err of the exact ||a - b||^2 - ||a||^2 (see _l2_error_bound).
@@ -215,7 +216,7 @@ def _topk_neighbors(Q, index, k, *, block_rows, exclude_self=False):
             if not q_exact:
                 # Rounding the queries to float32 moves each distance by at
                 # most u * ||q - shift||_1.
-                q_err = _U32 * np.abs(Q32).sum(axis=1, dtype=np.float64) * (1 + 1e-6)
+                q_err = _U32 * np.einsum("ij->i", np.abs(centred)) * (1 + 1e-6)
             floor = vals[:, -1] / (1 + _gamma(n_features + 1)) - q_err - index.x_scale
 
         if m == n_available:

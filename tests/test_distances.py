@@ -131,7 +131,7 @@ def test_results_do_not_depend_on_block_size():
 )
 def test_block_rows_obey_the_budget(n_train, n_features, n_candidates, mib):
     rows = _query_block_rows(n_train, n_features, n_candidates, mib)
-    per_query = 4 * n_train + 12 * n_features + 16 * n_candidates
+    per_query = 4 * n_train + 20 * n_features + 16 * n_candidates
     budget = int(mib * 2**20)
     if per_query <= budget:
         assert rows * per_query <= budget < (rows + 1) * per_query
