@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from ._pipeline import display_params, display_value
+from ._pipeline import display_params, display_value, short_name
 
 
 @dataclass
@@ -52,10 +52,6 @@ def _json_value(value):
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return repr(value)
-
-
-def _short(key, prefix):
-    return key.removeprefix("param_").removeprefix(prefix)
 
 
 def _versions():
@@ -104,7 +100,8 @@ def _model_json(model):
         points.append(
             {
                 "params": {
-                    _short(k, model.prefix): _json_value(v) for k, v in params.items()
+                    short_name(k, model.prefix): _json_value(v)
+                    for k, v in params.items()
                 },
                 "fold_scores": [
                     float(cv[f"split{j}_test_score"][i]) for j in range(n_splits)
@@ -122,7 +119,7 @@ def _model_json(model):
         "title": model.title,
         "estimator": repr(search.estimator),
         "param_grid": {
-            _short(k, model.prefix): [_json_value(v) for v in values]
+            short_name(k, model.prefix): [_json_value(v) for v in values]
             for k, values in search.param_grid.items()
         },
         "n_splits": n_splits,
@@ -209,14 +206,14 @@ def _cv_plot(model):
 
     search, prefix = model.search, model.prefix
     keys = _varying(search)
-    names = [_short(k, prefix) for k in keys]
+    names = [short_name(k, prefix) for k in keys]
     fig = _figure()
     ax = fig.subplots()
     cv = _display_cv_results(search)
     linear_keys = [k for k in keys if k != "augmenter"]
     if model.linear and len(linear_keys) >= 2:
         plot_cv_results(cv, linear_keys[0], linear_keys[1], ax=ax)
-        rest = [_short(k, prefix) for k in keys if k not in linear_keys[:2]]
+        rest = [short_name(k, prefix) for k in keys if k not in linear_keys[:2]]
         caption = (
             f"Mean {search.n_splits_}-fold CV accuracy (± std over the folds) "
             f"for each {names[0]} and {names[1]}"
@@ -230,7 +227,13 @@ def _cv_plot(model):
             f"CV accuracy against {names[0]}: a dot per fold and a line through "
             f"the mean over the {search.n_splits_} folds, with error bars of one "
             "standard deviation"
-            + (f"; one line per {', '.join(names[1:])}." if len(keys) > 1 else ".")
+            + (
+                f"; one line per combination of {' and '.join(names[1:])}."
+                if len(keys) > 2
+                else f"; one line per {names[1]}."
+                if len(keys) == 2
+                else "."
+            )
         )
     ax.set_title(f"{model.title}: cross-validation")
     return fig, caption
@@ -364,8 +367,12 @@ def _plots(run, out):
             fig,
             model.name,
             "misclassified",
-            f"The first {min(n_wrong, 24)} of the {n_wrong} misclassified test "
-            "images, with their true and predicted labels.",
+            (
+                f"All {n_wrong} misclassified test images"
+                if n_wrong <= 24
+                else f"The first 24 of the {n_wrong} misclassified test images"
+            )
+            + ", with their true and predicted labels.",
         )
     return rows
 
