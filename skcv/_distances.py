@@ -191,7 +191,7 @@ def _topk_neighbors(Q, index, k, *, block_rows, exclude_self=False):
         out = block[:nb]
 
         if exact_int:
-            Qb = X[rows] if from_train else np.ascontiguousarray(Q[rows])
+            Qb = X[rows] if from_train else np.array(Q[rows], order="C")
             _l1_block_uint8(Qb, X, out)
             _select_topk(out, self_offset, vals, idx)
             distances[rows], indices[rows] = vals, idx
