@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= skcv-report
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo test lint bench docs _lint _sphinx clean
 
 # One stamp per set of extras: the venv is reinstalled when pyproject.toml changes.
 $(VENV)/.stamp-%: pyproject.toml
@@ -19,17 +19,27 @@ demo: $(VENV)/.stamp-plot
 	$(BIN)/skcv run --out $(OUT)
 
 lint: $(VENV)/.stamp-test
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory _lint
 
-test: lint
+# The whole suite: lint, the tests (with the doctests of skcv/ and the README's
+# examples) on both cores, then the docs build, which runs the gallery.
+test: $(VENV)/.stamp-test-docs
+	$(MAKE) --no-print-directory _lint
 	$(BIN)/python -m pytest -n 2
+	$(MAKE) --no-print-directory _sphinx
 
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python benchmarks/run_all.py
 
 docs: $(VENV)/.stamp-docs
-	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+	$(MAKE) --no-print-directory _sphinx
+
+_lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+_sphinx:
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) docs/_build docs/auto_examples docs/generated $(OUT)
