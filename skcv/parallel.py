@@ -131,6 +131,13 @@ def dask_backend(
     context : context manager
         Yields the ``distributed.Client`` (None when ``scheduler`` is None).
 
+    Raises
+    ------
+    ImportError
+        If ``scheduler`` is not None and dask.distributed is not installed.
+    OSError
+        On entering the block, if the scheduler cannot be reached.
+
     Warns
     -----
     UserWarning
@@ -186,6 +193,9 @@ def dask_backend(
     """
     if scheduler is None:
         return contextlib.nullcontext()
+    # Fail here rather than on entering the block, so that callers can report
+    # a missing dependency as a usage error.
+    _import_distributed()
     if n_workers is not None and not (
         isinstance(scheduler, str) and scheduler == "local"
     ):
@@ -204,7 +214,7 @@ def dask_backend(
 
 @contextlib.contextmanager
 def _dask_backend(scheduler, *, n_workers, threads_per_worker, blas_threads, scatter):
-    distributed = _import_distributed()
+    import distributed
     import joblib
 
     with contextlib.ExitStack() as stack:

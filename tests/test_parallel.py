@@ -9,6 +9,7 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import sys
 import warnings
 
 import numpy as np
@@ -277,6 +278,14 @@ def test_no_scheduler_is_a_no_op():
     with dask_backend(None) as client:
         assert client is None
         assert type(joblib.parallel.get_active_backend()[0]) is type(before[0])
+
+
+def test_missing_distributed_reported_before_the_block(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails
+    with pytest.raises(ImportError, match=r"pip install 'skcv\[distributed\]'"):
+        dask_backend("local")
+    with dask_backend(None):  # needs no dask
+        pass
 
 
 def test_unreachable_scheduler_named_in_error():
