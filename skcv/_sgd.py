@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils.parallel import _threadpool_controller_decorator
 
+from ._threadpool import _blas_threads_limited
 from .losses import _loss_and_grad, _penalty_split
 
 
@@ -306,7 +306,7 @@ def _restore(arrays, saved):
 
 # The products of a minibatch are small: BLAS threads gain little on them, and
 # on a busy machine their spin-waits make an epoch several times slower.
-@_threadpool_controller_decorator(limits=1, user_api="blas")
+@_blas_threads_limited(1)
 def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, incremental):
     """Train ``coef`` and ``intercept`` in place by minibatch SGD.
 

@@ -9,7 +9,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from ._distances import (
     _build_index,
@@ -17,6 +16,7 @@ from ._distances import (
     _query_block_rows,
     _topk_neighbors,
 )
+from ._threadpool import _limit_blas_threads
 
 __all__ = ["NearestNeighbor"]
 
@@ -56,6 +56,8 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
         leaves both as they are (numba uses every core unless
         ``numba.set_num_threads`` was called; BLAS follows its own setting);
         ``-1`` means every core numba may use, ``-2`` all but one, and so on.
+        BLAS counts its threads process-wide, so its limit applies to calls
+        from the main thread only.
 
     Attributes
     ----------
@@ -346,7 +348,7 @@ def _limit_threads(n_jobs):
     previous = numba.get_num_threads()
     numba.set_num_threads(n_threads)
     try:
-        with threadpool_limits(limits=n_threads, user_api="blas"):
+        with _limit_blas_threads(n_threads):
             yield
     finally:
         numba.set_num_threads(previous)
