@@ -469,3 +469,48 @@ def test_interrupted_offline_augmented_training_keeps_the_inner_fit(monkeypatch)
     # 180 augmented rows in batches of 60: the interrupt falls in epoch 2.
     assert est.estimator_[-1].n_iter_ == 1
     est.predict(IMAGES)
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+
+@pytest.mark.parametrize(
+    "work",
+    ["knn-predict-n_jobs", "sgd-fit", "both"],
+)
+def test_concurrent_calls_leave_the_blas_thread_count_as_it_was(work):
+    # BLAS thread limits are process-wide; calls that limit them while
+    # overlapping in several threads must not leave their limit behind (one
+    # restoring the original while another still runs, which then
+    # "restores" the first one's limit for good).
+    knn = NearestNeighbor(3, n_jobs=1).fit(ROWS, LABELS)
+    before = _blas_threads()
+
+    def call(i):
+        if work == "knn-predict-n_jobs" or (work == "both" and i % 2):
+            return knn.predict(QUERIES)
+        return SoftmaxLinear(max_iter=3, batch_size=16).fit(ROWS, LABELS)
+
+    with ThreadPoolExecutor(max_workers=N_THREADS) as pool:
+        list(pool.map(call, range(40)))
+    assert _blas_threads() == before
+
+
+def test_sgd_limits_blas_in_the_main_thread_and_restores_it(monkeypatch):
+    # Minibatch products are small: the SGD loop runs BLAS on one thread,
+    # and gives the original count back afterwards.
+    before = _blas_threads()
+    seen = []
+    run_epoch = skcv._sgd._run_epoch
+
+    def spy(*args, **kwargs):
+        seen.append(_blas_threads())
+        return run_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(skcv._sgd, "_run_epoch", spy)
+    SoftmaxLinear(max_iter=2).fit(ROWS, LABELS)
+    assert seen and all(threads == [1] * len(before) for threads in seen)
+    assert _blas_threads() == before
