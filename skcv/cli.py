@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import joblib
@@ -189,6 +189,15 @@ def build_parser():
         metavar="N",
         help="parallel fits of the search (-1: all cores; default: 1)",
     )
+    search.add_argument(
+        "--scheduler",
+        metavar="ADDRESS|local",
+        help=(
+            "run the fits on a Dask cluster: a scheduler address such as "
+            "tcp://host:8786, or 'local' for worker processes on this machine "
+            "(needs skcv[distributed]; --n-jobs is then ignored)"
+        ),
+    )
     output = run.add_argument_group("output")
     output.add_argument(
         "--out",
@@ -246,9 +255,22 @@ def _count_fits(bar):
         joblib.Parallel.print_progress = progress
 
 
+@contextmanager
 def _backend(args):
-    """The joblib backend the searches run in (the default one for now)."""
-    return nullcontext()
+    """The joblib backend of the searches: a Dask cluster with --scheduler."""
+    if args.scheduler is None:
+        yield
+        return
+    from .parallel import dask_backend
+
+    with ExitStack() as stack:
+        # A missing extra or an unreachable scheduler is the user's to fix:
+        # one line and exit status 2, not a traceback.
+        try:
+            stack.enter_context(dask_backend(args.scheduler))
+        except (ImportError, OSError) as exc:
+            raise UsageError(f"--scheduler {args.scheduler}: {exc}") from None
+        yield
 
 
 def _fit_searches(searches, X, y, args, *, file):
@@ -382,6 +404,7 @@ def run(args, *, argv, stdout=None, stderr=None):
             "max_train": args.max_train,
             "seed": args.seed,
             "n_jobs": args.n_jobs,
+            "scheduler": args.scheduler,
             "augment": args.augment,
             "augmenter": augment,
             "augment_text": _augment_text(args.augment, augment),

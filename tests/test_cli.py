@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -333,3 +334,28 @@ def test_auto_augmentation_per_dataset(dataset, shape, flip, shift):
     assert params.get("flip", False) is flip
     assert params["max_shift"] == shift
     assert augment_params("none", dataset, shape) is None
+
+
+def test_scheduler_local_runs_the_search_on_dask_with_equal_scores(tmp_path):
+    pytest.importorskip("distributed")
+    digits = load_digits()
+    X = (digits.images[:300] * 15).astype(np.uint8)
+    np.savez(tmp_path / "tiny.npz", X=X, y=digits.target[:300])
+    common = ["run", "--dataset", str(tmp_path / "tiny.npz"),
+              "--models", "knn,softmax", "--cv", "2", "--augment", "none",
+              "--grid", "knn.n_neighbors=1,3", "--grid", "softmax.alpha=1e-4",
+              "--grid", "softmax.learning_rate_init=0.1"]  # fmt: skip
+    scores = {}
+    for name, extra in [("serial", []), ("dask", ["--scheduler", "local"])]:
+        status, _, stderr = _run([*common, *extra, "--out", str(tmp_path / name)])
+        assert status == 0, stderr
+        results = json.loads((tmp_path / name / "results.json").read_text())
+        scores[name] = {
+            model: [p["fold_scores"] for p in r["cv_results"]]
+            for model, r in results["models"].items()
+        }
+    assert results["settings"]["scheduler"] == "local"
+    # The progress bar, fed from the parent process, still counted every fit.
+    done, total = re.findall(r"\| (\d+)/(\d+) \[", stderr)[-1]
+    assert done == total
+    assert scores["dask"] == scores["serial"]
