@@ -21,7 +21,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
     _check_y,
@@ -33,6 +32,7 @@ from sklearn.utils.validation import (
 )
 
 from ._images import _check_images
+from ._validation import _check_labels
 
 __all__ = ["AugmentedClassifier"]
 
@@ -261,15 +261,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         X = self._validate_images(X, reset=True)
         y = _check_y(y, estimator=self)
         check_consistent_length(X, y)
-        try:
-            check_classification_targets(y)
-        except TypeError as exc:
-            # NumPy's own message ("'<' not supported between ...") does not
-            # say that the labels are at fault.
-            raise TypeError(
-                f"y holds labels that cannot be sorted together, such as strings "
-                f"and numbers ({exc}); use labels of one type."
-            ) from None
+        _check_labels(y, "y")
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
         if self.early_stopping and not self.online:

@@ -14,7 +14,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -22,6 +21,7 @@ from sklearn.utils.validation import (
 )
 
 from ._sgd import _fit_sgd, _SGDConfig, _SGDState
+from ._validation import _check_labels
 from .losses import _KERNELS
 
 __all__ = ["HingeLinear", "SoftmaxLinear"]
@@ -113,19 +113,6 @@ _SGD_ATTRIBUTES_DOC = """\
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during ``fit``, when X has string column
         names."""
-
-
-def _check_labels(labels, name):
-    """Reject regression targets and labels of types that cannot be sorted."""
-    try:
-        check_classification_targets(labels)
-        if labels.dtype == object:
-            unique_labels(labels)
-    except TypeError as exc:
-        raise TypeError(
-            f"{name} holds labels that cannot be sorted together, such as strings "
-            f"and numbers ({exc}); use labels of one type."
-        ) from None
 
 
 def _fill_doc(*, learning_rate_init):

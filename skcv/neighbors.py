@@ -7,7 +7,6 @@ import numba
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._distances import (
@@ -17,6 +16,7 @@ from ._distances import (
     _topk_neighbors,
 )
 from ._threadpool import _limit_blas_threads
+from ._validation import _check_labels
 
 __all__ = ["NearestNeighbor"]
 
@@ -164,15 +164,7 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
         """
         X, y = validate_data(self, X, y, dtype="numeric", order="C")
         _check_magnitude(X, self.metric)
-        try:
-            check_classification_targets(y)
-        except TypeError as exc:
-            # NumPy's own message ("'<' not supported between ...") does not
-            # say that the labels are at fault.
-            raise TypeError(
-                f"y holds labels that cannot be sorted together, such as strings "
-                f"and numbers ({exc}); use labels of one type."
-            ) from None
+        _check_labels(y, "y")
         self.classes_, self._y = np.unique(y, return_inverse=True)
         self._index = _build_index(X, self.metric)
         self.n_samples_fit_ = X.shape[0]
