@@ -21,6 +21,7 @@ Side by side in one process, on the same arrays:
 """
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -96,7 +97,7 @@ def throughput(name, images, *, n_loop, repeat):
     shifts = rng.integers(-MAX_SHIFT, MAX_SHIFT + 1, size=(n_loop, 2))
     angles = rng.uniform(-MAX_ROTATION, MAX_ROTATION, n_loop)
     loop_seconds, _ = best_time(
-        lambda: scipy_loop(images[:n_loop], flips, shifts, angles), repeat=1
+        lambda: scipy_loop(images[:n_loop], flips, shifts, angles), repeat=2
     )
     scaled = loop_seconds * len(images) / n_loop
     rows.append(
@@ -190,6 +191,7 @@ def main():
 
     print_header("Augmentation (benchmarks/bench_augment.py)")
     print(
+        f"load average (1 min) at start: {os.getloadavg()[0]:.1f}; "
         f"numba {numba.__version__}, {numba.get_num_threads()} threads; "
         f"preset for throughput: flip, max_shift={MAX_SHIFT}, "
         f"max_rotation={MAX_ROTATION}"
