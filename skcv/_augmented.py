@@ -165,22 +165,23 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     Examples
     --------
     >>> from sklearn.datasets import load_digits
-    >>> from sklearn.linear_model import SGDClassifier
     >>> from sklearn.model_selection import cross_val_score
     >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import StandardScaler
     >>> from skcv import AugmentedClassifier, ImageAugmenter, PixelFlatten
+    >>> from skcv import SoftmaxLinear
     >>> digits = load_digits()
-    >>> X, y = digits.images[:600], digits.target[:600]
+    >>> X, y = digits.images[:600] / 16, digits.target[:600]
     >>> clf = AugmentedClassifier(
-    ...     make_pipeline(PixelFlatten(), StandardScaler(), SGDClassifier()),
-    ...     augmenter=ImageAugmenter(max_shift=1, n_copies=2),
+    ...     make_pipeline(PixelFlatten(), SoftmaxLinear(max_iter=20)),
+    ...     augmenter=ImageAugmenter(max_rotation=10, n_copies=2),
     ...     random_state=0,
     ... )
     >>> clf.fit(X[:500], y[:500]).augmenter_.sample_indices_.shape
     (1500,)
     >>> clf.predict(X[500:]).shape
     (100,)
+    >>> bool(clf.score(X[500:], y[500:]) > 0.7)
+    True
     >>> cross_val_score(clf, X, y, cv=3).shape
     (3,)
     """
