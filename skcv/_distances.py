@@ -40,6 +40,8 @@ _L1_TILE_TRAIN_UINT8 = 128
 # the error bound below holds for any summation order.
 _FASTMATH = {"reassoc", "nsz", "contract", "arcp"}
 _SENTINEL = np.iinfo(np.int64).max
+# Columns screened at once by the top-k selection.
+_SCREEN_CHUNK = 128
 
 
 class _Index(NamedTuple):
@@ -299,15 +301,34 @@ def _heap_init(vals, inds):
         inds[c] = _SENTINEL
 
 
+@njit(cache=True)
+def _count_at_most(values, threshold):
+    """How many of ``values`` are <= threshold (a vectorised screen)."""
+    n = 0
+    for j in range(values.shape[0]):
+        n += np.float64(values[j]) <= threshold
+    return n
+
+
+@njit(cache=True)
+def _count_at_most_l2(x_sq_norms, g, threshold):
+    """How many ``x_sq_norms[j] - 2 g[j]`` are <= threshold."""
+    n = 0
+    for j in range(g.shape[0]):
+        n += np.float64(x_sq_norms[j]) - 2.0 * np.float64(g[j]) <= threshold
+    return n
+
+
 @njit(parallel=True, cache=True)
 def _select_topk(D, self_offset, out_val, out_idx):
     """Smallest entries of each row of D, sorted by (value, column).
 
-    As many as ``out_val`` has columns.
-
-    Row i skips column ``self_offset + i`` when ``self_offset >= 0``. The scan
-    goes through the columns in order, so an entry equal to the heap's worst
-    has a larger column and never displaces it: ties keep the lower index.
+    As many as ``out_val`` has columns. Row i skips column
+    ``self_offset + i`` when ``self_offset >= 0``. The scan goes through the
+    columns in order, so an entry equal to the heap's worst has a larger
+    column and never displaces it: ties keep the lower index. A vectorised
+    count screens each chunk of columns first; once the heap holds good
+    candidates, most chunks have nothing below its worst and are skipped.
     """
     n_rows, n_cols = D.shape
     for i in prange(n_rows):
@@ -316,10 +337,15 @@ def _select_topk(D, self_offset, out_val, out_idx):
         _heap_init(vals, inds)
         skip = self_offset + i if self_offset >= 0 else -1
         row = D[i]
-        for j in range(n_cols):
-            v = np.float64(row[j])
-            if (v < vals[0] or (v == vals[0] and j < inds[0])) and j != skip:
-                _heap_replace_top(vals, inds, v, j)
+        for j0 in range(0, n_cols, _SCREEN_CHUNK):
+            j1 = min(j0 + _SCREEN_CHUNK, n_cols)
+            # Slices, so that the screen's loop starts at 0 and vectorises.
+            if _count_at_most(row[j0:j1], vals[0]) == 0:
+                continue
+            for j in range(j0, j1):
+                v = np.float64(row[j])
+                if (v < vals[0] or (v == vals[0] and j < inds[0])) and j != skip:
+                    _heap_replace_top(vals, inds, v, j)
         _sort_pairs(vals, inds)
 
 
@@ -338,10 +364,14 @@ def _select_topk_l2(G, x_sq_norms, self_offset, out_val, out_idx):
         _heap_init(vals, inds)
         skip = self_offset + i if self_offset >= 0 else -1
         row = G[i]
-        for j in range(n_cols):
-            v = np.float64(x_sq_norms[j]) - 2.0 * np.float64(row[j])
-            if (v < vals[0] or (v == vals[0] and j < inds[0])) and j != skip:
-                _heap_replace_top(vals, inds, v, j)
+        for j0 in range(0, n_cols, _SCREEN_CHUNK):
+            j1 = min(j0 + _SCREEN_CHUNK, n_cols)
+            if _count_at_most_l2(x_sq_norms[j0:j1], row[j0:j1], vals[0]) == 0:
+                continue
+            for j in range(j0, j1):
+                v = np.float64(x_sq_norms[j]) - 2.0 * np.float64(row[j])
+                if (v < vals[0] or (v == vals[0] and j < inds[0])) and j != skip:
+                    _heap_replace_top(vals, inds, v, j)
         _sort_pairs(vals, inds)
 
 
