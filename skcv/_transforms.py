@@ -114,61 +114,87 @@ def _border_sample(img, y0, x0, c, wy, wx, reflect):
     return v
 
 
+@numba.njit(inline="always")
+def _copy_integral(img, maps, k, reflect, dst):
+    """Flips and integer shifts only: a plain copy, exact for any dtype."""
+    height, width, n_channels = img.shape
+    for i in range(height):
+        for j in range(width):
+            y = int(maps[k, 0] * i + maps[k, 1] * j + maps[k, 2])
+            x = int(maps[k, 3] * i + maps[k, 4] * j + maps[k, 5])
+            if reflect:
+                y = _reflect(y, height)
+                x = _reflect(x, width)
+            elif y < 0 or y >= height or x < 0 or x >= width:
+                for c in range(n_channels):
+                    dst[i, j, c] = 0
+                continue
+            for c in range(n_channels):
+                dst[i, j, c] = img[y, x, c]
+
+
+@numba.njit(inline="always")
+def _bilinear(img, maps, k, offset, reflect, half, dst):
+    """Bilinear resampling of one image (``img`` and ``dst`` are (H, W, C))."""
+    height, width, n_channels = img.shape
+    # The interior reads through flat views with unsigned offsets: numba
+    # then drops the negative-index wrap-around of every subscript, and the
+    # four neighbours of a pixel are ``base``, ``+ step``, ``+ row`` and
+    # ``+ row + step`` for all channels at once. The source coordinates are
+    # computed once per pixel, not once per channel.
+    flat = img.reshape(-1)
+    out = dst.reshape(-1)
+    step = np.uint64(n_channels)
+    row = np.uint64(width * n_channels)
+    last_y, last_x = np.uint64(height - 1), np.uint64(width - 1)
+    one = np.uint64(1)
+    # Source coordinates are shifted by ``offset`` so that they stay positive
+    # and int() truncates them to their floor.
+    m0, m1, m2 = maps[k, 0], maps[k, 1], maps[k, 2] + offset
+    m3, m4, m5 = maps[k, 3], maps[k, 4], maps[k, 5] + offset
+    p = np.uint64(0)
+    for i in range(height):
+        y = m0 * i + m2
+        x = m3 * i + m5
+        for _ in range(width):
+            y0 = int(y)
+            x0 = int(x)
+            wy = y - y0
+            wx = x - x0
+            y0 -= offset
+            x0 -= offset
+            # A negative index wraps to a huge unsigned one, so one unsigned
+            # comparison per axis tests both ends.
+            if np.uint64(y0) < last_y and np.uint64(x0) < last_x:
+                base = np.uint64(y0) * row + np.uint64(x0) * step
+                for _c in range(n_channels):
+                    a = np.float64(flat[base])
+                    top = a + wx * (flat[base + step] - a)
+                    b = np.float64(flat[base + row])
+                    bottom = b + wx * (flat[base + row + step] - b)
+                    out[p] = top + wy * (bottom - top) + half
+                    base += one
+                    p += one
+            else:
+                for c in range(n_channels):
+                    out[p] = _border_sample(img, y0, x0, c, wy, wx, reflect) + half
+                    p += one
+            y += m1
+            x += m4
+
+
 @numba.njit(parallel=True, nogil=True, cache=True, fastmath=True)
 def _warp_kernel(src, sources, maps, integral, reflect, round_out, offset, out):
-    height, width, n_channels = src.shape[1], src.shape[2], src.shape[3]
     # Integer output is rounded: values are non-negative (uint8), so adding
     # one half before the truncating store rounds to nearest.
     half = 0.5 if round_out else 0.0
+    # One image per iteration: every output image depends on its own map
+    # only, so the result is the same for any number of threads.
     for k in numba.prange(out.shape[0]):
-        img = src[sources[k]]
-        dst = out[k]
         if integral[k]:
-            # Flips and integer shifts only: a plain copy, exact for any dtype.
-            for i in range(height):
-                for j in range(width):
-                    y = int(maps[k, 0] * i + maps[k, 1] * j + maps[k, 2])
-                    x = int(maps[k, 3] * i + maps[k, 4] * j + maps[k, 5])
-                    if reflect:
-                        y = _reflect(y, height)
-                        x = _reflect(x, width)
-                    elif y < 0 or y >= height or x < 0 or x >= width:
-                        for c in range(n_channels):
-                            dst[i, j, c] = 0
-                        continue
-                    for c in range(n_channels):
-                        dst[i, j, c] = img[y, x, c]
-            continue
-        # Source coordinates are shifted by ``offset`` so that they stay
-        # positive and int() truncates them to their floor. Channels are the
-        # outer loop so that the pixel loop has no inner loop, which makes
-        # grey images faster; colour images recompute the (cheap) coordinates
-        # once per channel.
-        m0, m1, m2 = maps[k, 0], maps[k, 1], maps[k, 2] + offset
-        m3, m4, m5 = maps[k, 3], maps[k, 4], maps[k, 5] + offset
-        for c in range(n_channels):
-            for i in range(height):
-                y = m0 * i + m2
-                x = m3 * i + m5
-                for j in range(width):
-                    y0 = int(y)
-                    x0 = int(x)
-                    wy = y - y0
-                    wx = x - x0
-                    y0 -= offset
-                    x0 -= offset
-                    if 0 <= y0 < height - 1 and 0 <= x0 < width - 1:
-                        a = np.float64(img[y0, x0, c])
-                        top = a + wx * (img[y0, x0 + 1, c] - a)
-                        b = np.float64(img[y0 + 1, x0, c])
-                        bottom = b + wx * (img[y0 + 1, x0 + 1, c] - b)
-                        dst[i, j, c] = top + wy * (bottom - top) + half
-                    else:
-                        dst[i, j, c] = (
-                            _border_sample(img, y0, x0, c, wy, wx, reflect) + half
-                        )
-                    y += m1
-                    x += m4
+            _copy_integral(src[sources[k]], maps, k, reflect, out[k])
+        else:
+            _bilinear(src[sources[k]], maps, k, offset, reflect, half, out[k])
     return out
 
 
