@@ -16,8 +16,8 @@ The search runs in two passes over each block of queries:
    the exact float64 distances, ties broken by the lower training index.
 
 uint8 rows under L1 skip the second pass: their distances are accumulated
-exactly in int32 (absolute differences of bytes, which compilers turn into
-``psadbw``), so the selection is exact already.
+exactly in int32 (sums of absolute differences of bytes, which LLVM turns
+into ``psadbw``), so the selection is exact already.
 
 Every function here is pure: arrays in, arrays out, no estimator state.
 """
@@ -36,6 +36,7 @@ _BLOCK_ITEMSIZE = 4
 _L1_TILE_QUERIES = 32
 _L1_TILE_TRAIN_FLOAT = 64
 _L1_TILE_TRAIN_UINT8 = 128
+_L1_GROUP_UINT8 = 4
 # Float32 L1 kernels may reassociate sums (that is what lets them vectorise);
 # the error bound below holds for any summation order.
 _FASTMATH = {"reassoc", "nsz", "contract", "arcp"}
@@ -538,18 +539,34 @@ def _l1_block(Q, X, out):
                 out[i, j] = _l1_1x1(Q[i], X[j])
 
 
+@njit(inline="always")
+def _sad_uint8(a, b):
+    """Sum of absolute differences of two uint8 rows, in int32.
+
+    Written so that LLVM maps it to ``psadbw`` on x86.
+    """
+    s = np.int32(0)
+    for f in range(a.shape[0]):
+        # Every intermediate cast back to int32 keeps the arithmetic in the
+        # 32-bit lanes that the psadbw pattern needs (numba widens to int64).
+        d = np.int32(np.int32(a[f]) - np.int32(b[f]))
+        s = np.int32(s + np.int32(abs(d)))
+    return s
+
+
 @njit(parallel=True, cache=True)
 def _l1_block_uint8(Q, X, out):
     """Exact int32 L1 distances between uint8 rows (no float conversion).
 
-    The sum of absolute differences of bytes is written so that LLVM maps
-    it to ``psadbw`` on x86; tiled like :func:`_l1_block`.
+    Tiled like :func:`_l1_block`; inside a tile, groups of a few queries and
+    a few training rows are compared all with all, so each row, once loaded,
+    serves several distances from the L1 cache.
     """
     n_q = Q.shape[0]
     n_t = X.shape[0]
-    n_f = Q.shape[1]
     tq = _L1_TILE_QUERIES
     tx = _L1_TILE_TRAIN_UINT8
+    g = _L1_GROUP_UINT8
     n_qt = (n_q + tq - 1) // tq
     n_xt = (n_t + tx - 1) // tx
     for t in prange(n_qt * n_xt):
@@ -557,11 +574,9 @@ def _l1_block_uint8(Q, X, out):
         q0 = (t % n_qt) * tq
         x1 = min(x0 + tx, n_t)
         q1 = min(q0 + tq, n_q)
-        for i in range(q0, q1):
-            a = Q[i]
-            for j in range(x0, x1):
-                b = X[j]
-                s = np.int32(0)
-                for f in range(n_f):
-                    s = np.int32(s + np.int32(abs(np.int32(a[f]) - np.int32(b[f]))))
-                out[i, j] = s
+        for jg in range(x0, x1, g):
+            for ig in range(q0, q1, g):
+                for j in range(jg, min(jg + g, x1)):
+                    b = X[j]
+                    for i in range(ig, min(ig + g, q1)):
+                        out[i, j] = _sad_uint8(Q[i], b)
