@@ -183,6 +183,46 @@ def _bilinear(img, maps, k, offset, reflect, half, dst):
             x += m4
 
 
+@numba.njit(inline="always")
+def _bilinear_grey(img, maps, k, offset, reflect, half, dst):
+    """:func:`_bilinear` for one channel, without the loop over channels.
+
+    The channel loop, even of one iteration, costs registers and a trip-count
+    test per pixel: 10% of the time of a 28 x 28 grey image.
+    """
+    height, width = img.shape[0], img.shape[1]
+    flat = img.reshape(-1)
+    out = dst.reshape(-1)
+    row = np.uint64(width)
+    last_y, last_x = np.uint64(height - 1), np.uint64(width - 1)
+    one = np.uint64(1)
+    m0, m1, m2 = maps[k, 0], maps[k, 1], maps[k, 2] + offset
+    m3, m4, m5 = maps[k, 3], maps[k, 4], maps[k, 5] + offset
+    p = np.uint64(0)
+    for i in range(height):
+        y = m0 * i + m2
+        x = m3 * i + m5
+        for _ in range(width):
+            y0 = int(y)
+            x0 = int(x)
+            wy = y - y0
+            wx = x - x0
+            y0 -= offset
+            x0 -= offset
+            if np.uint64(y0) < last_y and np.uint64(x0) < last_x:
+                base = np.uint64(y0) * row + np.uint64(x0)
+                a = np.float64(flat[base])
+                top = a + wx * (flat[base + one] - a)
+                b = np.float64(flat[base + row])
+                bottom = b + wx * (flat[base + row + one] - b)
+                out[p] = top + wy * (bottom - top) + half
+            else:
+                out[p] = _border_sample(img, y0, x0, 0, wy, wx, reflect) + half
+            p += one
+            y += m1
+            x += m4
+
+
 @numba.njit(parallel=True, nogil=True, cache=True, fastmath=True)
 def _warp_kernel(src, sources, maps, integral, reflect, round_out, offset, out):
     # Integer output is rounded: values are non-negative (uint8), so adding
@@ -193,6 +233,8 @@ def _warp_kernel(src, sources, maps, integral, reflect, round_out, offset, out):
     for k in numba.prange(out.shape[0]):
         if integral[k]:
             _copy_integral(src[sources[k]], maps, k, reflect, out[k])
+        elif src.shape[3] == 1:
+            _bilinear_grey(src[sources[k]], maps, k, offset, reflect, half, out[k])
         else:
             _bilinear(src[sources[k]], maps, k, offset, reflect, half, out[k])
     return out
