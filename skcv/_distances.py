@@ -60,7 +60,7 @@ def _n_candidates(k, n_available, exact):
     """How many approximate candidates to keep per query for a final k."""
     if exact:
         return k
-    return min(n_available, k + max(k, 16))
+    return min(n_available, k + max(k, 8))
 
 
 def _query_block_rows(n_train, n_features, n_candidates, block_memory_mib):

@@ -96,7 +96,7 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
     training mean, which removes the common offset that makes
     ``||a||^2 + ||b||^2 - 2 a.b`` cancel catastrophically. A bound on the
     float32 rounding error certifies for each query that no row outside its
-    ``max(2k, k + 16)`` candidates can be nearer than its k-th exact
+    ``max(2k, k + 8)`` candidates can be nearer than its k-th exact
     neighbour; a query that cannot be certified (exact ties at the border,
     or a query very far from the training data) is searched exhaustively in
     float64. uint8 queries against uint8 training rows under L1 are compared
