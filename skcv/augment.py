@@ -128,7 +128,9 @@ class ImageAugmenter(BaseEstimator):
     ``order=1``; positive angles turn counter-clockwise) about the centre
     ``((H - 1) / 2, (W - 1) / 2)``; shifts follow :func:`scipy.ndimage.shift`
     (positive ``dy`` moves the content down). Pixels that map outside the
-    source image take the ``pad_mode`` fill.
+    source image take the ``pad_mode`` fill. uint8 images are interpolated in
+    fixed point, as OpenCV does, which may put a rotated pixel one grey level
+    away from the rounded floating-point result.
 
     The output keeps the dtype of ``X`` and its layout: an image batch gives an
     image batch, flat rows give flat rows. ``X`` is never modified.
