@@ -178,7 +178,6 @@ def _topk_neighbors(Q, index, k, *, block_rows, exclude_self=False):
     m = _n_candidates(k, n_available, exact_int)
     distances = np.empty((n_queries, k), dtype=np.float64)
     indices = np.empty((n_queries, k), dtype=np.int64)
-    metric_code = 2 if index.metric == "l2" else 1
     block = np.empty((min(block_rows, n_queries), n_train), dtype=np.float32)
     if exact_int:
         block = block.view(np.int32)
@@ -198,47 +197,77 @@ def _topk_neighbors(Q, index, k, *, block_rows, exclude_self=False):
             _l1_block_uint8(Qb, X, out)
             _select_topk(out, self_offset, vals, idx)
             distances[rows], indices[rows] = vals, idx
-            continue
-
-        Q64 = np.array(X[rows] if from_train else Q[rows], dtype=np.float64, order="C")
-        centred = Q64 if index.shift is None else Q64 - index.shift
-        Q32 = index.Xs[rows] if from_train else centred.astype(np.float32)
-
-        if index.metric == "l2":
-            np.dot(Q32, index.Xs.T, out=out)
-            _select_topk_l2(out, index.x_sq_norms, self_offset, vals, idx)
-            q_sq_norms = np.einsum("ij,ij->i", centred, centred)
-            # The float32 ranking value ||b||^2 - 2 a.b is within
-            # err of the exact ||a - b||^2 - ||a||^2 (see _l2_error_bound).
-            err = _l2_error_bound(n_features) * (q_sq_norms + index.x_scale)
-            floor = vals[:, -1] + q_sq_norms - err
         else:
-            _l1_block(Q32, index.Xs, out)
-            _select_topk(out, self_offset, vals, idx)
-            q_err = 0.0
-            if not q_exact:
-                # Rounding the queries to float32 moves each distance by at
-                # most u * ||q - shift||_1.
-                q_err = _U32 * np.einsum("ij->i", np.abs(centred)) * (1 + 1e-6)
-            floor = vals[:, -1] / (1 + _gamma(n_features + 1)) - q_err - index.x_scale
-
-        if m == n_available:
-            floor = np.full(nb, np.inf)
-        else:
-            # A non-finite bound (float32 overflow) certifies nothing.
-            floor = np.where(np.isfinite(floor), floor, -np.inf)
-        ok = np.empty(nb, dtype=np.bool_)
-        _rerank_exact(Q64, X, idx, floor, k, metric_code, vals, ok)
-        distances[rows], indices[rows] = vals[:, :k], idx[:, :k]
-        redo = np.flatnonzero(~ok)
-        if redo.size:
-            self_rows = redo + start if exclude_self else np.full(redo.size, -1)
-            d, i = _exact_topk(Q64[redo], X, self_rows, k, metric_code)
-            distances[start + redo], indices[start + redo] = d, i
+            distances[rows], indices[rows] = _search_block(
+                X[rows] if from_train else Q[rows],
+                index.Xs[rows] if from_train else None,
+                index,
+                k,
+                out,
+                vals,
+                idx,
+                self_offset=self_offset,
+                certify=m < n_available,
+                q_exact=q_exact,
+            )
 
     if index.metric == "l2":
         np.sqrt(distances, out=distances)
     return distances, indices
+
+
+def _search_block(
+    queries, Q32, index, k, out, vals, idx, *, self_offset, certify, q_exact
+):
+    """Both passes over one block of queries; distances squared for L2.
+
+    ``Q32`` is the float32 working copy of the queries when it exists
+    already (queries taken from the training rows), else None. The work
+    arrays ``out``, ``vals`` and ``idx`` are reused from block to block; the
+    query copies made here are freed on return, before the next block makes
+    its own.
+    """
+    X = index.X
+    n_features = X.shape[1]
+    metric_code = 2 if index.metric == "l2" else 1
+    Q64 = np.array(queries, dtype=np.float64, order="C")
+    centred = Q64 if index.shift is None else Q64 - index.shift
+    if Q32 is None:
+        Q32 = centred.astype(np.float32)
+
+    if index.metric == "l2":
+        np.dot(Q32, index.Xs.T, out=out)
+        _select_topk_l2(out, index.x_sq_norms, self_offset, vals, idx)
+        q_sq_norms = np.einsum("ij,ij->i", centred, centred)
+        # The float32 ranking value ||b||^2 - 2 a.b is within err of the
+        # exact ||a - b||^2 - ||a||^2 (see _l2_error_bound).
+        err = _l2_error_bound(n_features) * (q_sq_norms + index.x_scale)
+        floor = vals[:, -1] + q_sq_norms - err
+    else:
+        _l1_block(Q32, index.Xs, out)
+        _select_topk(out, self_offset, vals, idx)
+        q_err = 0.0
+        if not q_exact:
+            # Rounding the queries to float32 moves each distance by at most
+            # u * ||q - shift||_1.
+            q_err = _U32 * np.einsum("ij->i", np.abs(centred)) * (1 + 1e-6)
+        floor = vals[:, -1] / (1 + _gamma(n_features + 1)) - q_err - index.x_scale
+
+    if certify:
+        # A non-finite bound (float32 overflow) certifies nothing.
+        floor = np.where(np.isfinite(floor), floor, -np.inf)
+    else:
+        # Every available row is a candidate: nothing is left out.
+        floor = np.full(len(Q64), np.inf)
+    ok = np.empty(len(Q64), dtype=np.bool_)
+    _rerank_exact(Q64, X, idx, floor, k, metric_code, vals, ok)
+    redo = np.flatnonzero(~ok)
+    if redo.size:
+        self_rows = redo + self_offset if self_offset >= 0 else np.full(redo.size, -1)
+        vals[redo, :k], idx[redo, :k] = _exact_topk(
+            Q64[redo], X, self_rows, k, metric_code
+        )
+    return vals[:, :k], idx[:, :k]
 
 
 def _l2_error_bound(n_features):
