@@ -433,6 +433,8 @@ def _warp_kernel(src, sources, maps, integral, reflect, round_out, fixed, offset
     return out
 
 
+_CHUNK_IMAGES = 64
+
 # The compiled kernel is specialised once per dtype; everything else goes
 # through float64 and is cast back by saturate_cast.
 _KERNEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
@@ -487,17 +489,21 @@ def warp(images, maps, *, sources=None, pad_mode="constant"):
     extent = np.abs(maps[:, [0, 3]]) * (src.shape[1] - 1)
     extent += np.abs(maps[:, [1, 4]]) * (src.shape[2] - 1) + np.abs(maps[:, [2, 5]])
     offset = int(extent.max(initial=0.0)) + 2
-    _warp_kernel(
-        src,
-        sources,
-        maps,
-        integral,
-        pad_mode == "reflect",
-        work_dtype.kind != "f",
-        work_dtype == np.uint8,
-        offset,
-        out,
-    )
+    # Threads take _CHUNK_IMAGES images at a time instead of one equal share
+    # each: on a shared machine a thread slowed down by another process then
+    # does less of the work instead of holding up the rest.
+    with numba.parallel_chunksize(_CHUNK_IMAGES):
+        _warp_kernel(
+            src,
+            sources,
+            maps,
+            integral,
+            pad_mode == "reflect",
+            work_dtype.kind != "f",
+            work_dtype == np.uint8,
+            offset,
+            out,
+        )
     out = saturate_cast(out, images.dtype)
     return out[..., 0] if squeeze else out
 

@@ -355,7 +355,7 @@ def test_rotation_matches_scipy_in_the_interior(shape):
         np.testing.assert_allclose(rotated[inner], expected[inner], atol=1e-10)
 
 
-@pytest.mark.parametrize("shape", [(10, 9), (11, 8, 3)])
+@pytest.mark.parametrize("shape", [(10, 9), (11, 8, 3), (9, 8, 2)])
 @pytest.mark.parametrize("pad_mode", ["constant", "reflect"])
 def test_rotation_of_uint8_is_within_one_grey_level_of_the_float_result(
     shape, pad_mode
