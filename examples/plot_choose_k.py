@@ -9,8 +9,6 @@ by ``fit``: they are chosen by 5-fold cross-validation on the training images,
 and the test images are used once, at the end (see :ref:`choosing_k`).
 """
 
-# sphinx_gallery_thumbnail_number = 2
-
 # %%
 # The nearest neighbours of a test image
 # --------------------------------------
@@ -25,6 +23,7 @@ from skcv import NearestNeighbor, PixelFlatten
 from skcv.datasets import load_digits_images
 from skcv.plotting import plot_cv_results
 
+# sphinx_gallery_thumbnail_number = 2
 digits = load_digits_images()
 X_train, X_test, y_train, y_test = train_test_split(
     digits.images,

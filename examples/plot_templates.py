@@ -11,8 +11,6 @@ trains :class:`~skcv.SoftmaxLinear` and :class:`~skcv.HingeLinear` on the
 digits and draws their templates with :func:`~skcv.plotting.plot_templates`.
 """
 
-# sphinx_gallery_thumbnail_number = 2
-
 # %%
 # Train both classifiers
 # ----------------------
@@ -27,6 +25,7 @@ from skcv import HingeLinear, PixelFlatten, SoftmaxLinear
 from skcv.datasets import load_digits_images
 from skcv.plotting import plot_templates
 
+# sphinx_gallery_thumbnail_number = 2
 digits = load_digits_images()
 X_train, X_test, y_train, y_test = train_test_split(
     digits.images,
