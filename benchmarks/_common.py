@@ -8,7 +8,6 @@ and otherwise fall back to arrays of the same shape, saying which they used.
 import datetime
 import os
 import platform
-import resource
 import time
 import tracemalloc
 from contextlib import contextmanager
@@ -123,11 +122,6 @@ def traced_memory():
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         out["peak_mib"] = peak / 2**20
-
-
-def max_rss_mib():
-    """Peak resident set size of this process so far, in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def markdown_table(header, rows):
