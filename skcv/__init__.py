@@ -6,6 +6,7 @@ functions.
 """
 
 from .augment import AugmentedClassifier, ImageAugmenter
+from .features import ColorHistogram, HOGFeatures
 from .linear import HingeLinear, SoftmaxLinear
 from .neighbors import NearestNeighbor
 from .preprocessing import PixelFlatten
@@ -14,6 +15,8 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AugmentedClassifier",
+    "ColorHistogram",
+    "HOGFeatures",
     "HingeLinear",
     "ImageAugmenter",
     "NearestNeighbor",

@@ -15,7 +15,9 @@ from sklearn.utils.estimator_checks import (
 
 from skcv import (
     AugmentedClassifier,
+    ColorHistogram,
     HingeLinear,
+    HOGFeatures,
     ImageAugmenter,
     NearestNeighbor,
     PixelFlatten,
@@ -72,6 +74,20 @@ CASES = [
     (HingeLinear(multi_class="crammer_singer"), {}),
     (PixelFlatten(), {}),
     (PixelFlatten(rescale=True), {}),
+    # The checks feed flat rows; the feature transformers read each as an
+    # image one pixel high, with cells small enough for it.
+    (HOGFeatures(image_shape=(1, -1), pixels_per_cell=1, cells_per_block=1), {}),
+    (
+        HOGFeatures(
+            image_shape=(1, -1),
+            orientations=4,
+            pixels_per_cell=1,
+            cells_per_block=1,
+            block_norm="L1-sqrt",
+        ),
+        {},
+    ),
+    (ColorHistogram(channel="value", image_shape=(1, -1)), {}),
     (AugmentedClassifier(SoftmaxLinear()), {}),
     (
         AugmentedClassifier(
