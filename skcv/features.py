@@ -110,7 +110,7 @@ def _cell_histograms_uint8_kernel(images, cell, bins, norms, out):
                     for j in range(cc * c_col, (cc + 1) * c_col):
                         left = j - 1 if 0 < j < width - 1 else j
                         right = j + 1 if 0 < j < width - 1 else j
-                        best = 0.0
+                        best = 0
                         index = 255 * 511 + 255
                         for c in range(n_channels):
                             g_row = np.int32(image[down, j, c]) - np.int32(
@@ -120,12 +120,19 @@ def _cell_histograms_uint8_kernel(images, cell, bins, norms, out):
                                 image[i, left, c]
                             )
                             here = (g_row + 255) * 511 + g_col + 255
-                            magnitude = norms[here]
-                            # Strictly larger: the first channel wins ties, as
-                            # argmax does.
-                            larger = magnitude > best
-                            best = magnitude if larger else best
-                            index = here if larger else index
+                            square = g_row * g_row + g_col * g_col
+                            # Distinct integer squares have distinct, equally
+                            # ordered hypot values; equal squares of other
+                            # gradients need not round alike, so those compare
+                            # as scikit-image does. Strictly larger: the first
+                            # channel wins ties, as argmax does.
+                            if square > best or (
+                                square == best
+                                and here != index
+                                and norms[here] > norms[index]
+                            ):
+                                best = square
+                                index = here
                         b = bins[index]
                         if b >= 0:
                             # hypot(g_col, g_row): the transposed entry.
