@@ -320,7 +320,7 @@ def test_bad_input_is_named(make, X, match):
 def test_color_histogram_refuses_negative_and_too_large_integer_pixels():
     with pytest.raises(ValueError, match="Negative values in data"):
         ColorHistogram().fit(np.full((2, 4, 4, 3), -0.5))
-    with pytest.raises(ValueError, match="0..255 for integer images"):
+    with pytest.raises(ValueError, match=r"0\.\.255 for integer images"):
         ColorHistogram().fit(np.full((2, 4, 4, 3), 300, dtype=np.int16))
 
 
