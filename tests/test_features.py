@@ -329,3 +329,38 @@ def test_value_histogram_of_grey_images_is_the_intensity_histogram():
     got = ColorHistogram(channel="value", bins=4).fit_transform(X)
     expected = [np.histogram(x / 255.0, bins=4, range=(0, 1))[0] for x in X]
     np.testing.assert_array_equal(got, expected)
+
+
+# ------------------------------------------------------------------ plot_hog
+
+
+def test_plot_hog_draws_lines_along_the_edges():
+    from matplotlib.figure import Figure
+
+    from skcv.plotting import plot_hog
+
+    # A vertical edge (gradient along the columns) and a horizontal one.
+    X = np.zeros((2, 16, 16))
+    X[0, :, 8:] = 1.0
+    X[1, 8:, :] = 1.0
+    fig = plot_hog(X, HOGFeatures(orientations=8, pixels_per_cell=4), fig=Figure())
+    assert len(fig.axes) == 4
+    for ax, along in zip(fig.axes[2:], ["vertical", "horizontal"]):
+        (lines,) = ax.collections
+        brightest = lines.get_segments()[np.argmax(lines.get_colors()[:, 3])]
+        (c0, r0), (c1, r1) = brightest
+        if along == "vertical":
+            assert abs(c1 - c0) < 0.3 * abs(r1 - r0)
+        else:
+            assert abs(r1 - r0) < 0.3 * abs(c1 - c0)
+
+
+def test_plot_hog_refuses_flat_rows_and_tiny_images():
+    from matplotlib.figure import Figure
+
+    from skcv.plotting import plot_hog
+
+    with pytest.raises(ValueError, match="flat rows"):
+        plot_hog(np.zeros((2, 64)), fig=Figure())
+    with pytest.raises(ValueError, match="smaller than one cell"):
+        plot_hog(np.zeros((2, 4, 4)), fig=Figure())
