@@ -225,6 +225,8 @@ BAD_ARGUMENTS = [
     (["run", "--models", "knn", "--grid", "softmax.alpha=1"], "not in --models"),
     (["run", "--dataset", "mnist", "--data-home", "EMPTY"], "with --download"),
     (["run", "--out", "text", "--models", "knn"], "cannot create the folder"),
+    (["run", "--features", "pixels,sift"], "unknown feature(s) sift"),
+    (["run", "--features", "hog+hue"], "--features hog+hue needs colour (RGB) images"),
 ]
 
 
@@ -359,3 +361,37 @@ def test_scheduler_local_runs_the_search_on_dask_with_equal_scores(tmp_path):
     done, total = re.findall(r"\| (\d+)/(\d+) \[", stderr)[-1]
     assert done == total
     assert scores["dask"] == scores["serial"]
+
+
+def test_features_are_a_grid_dimension_and_the_report_says_which(tmp_path):
+    rng = np.random.RandomState(0)
+    # Colour images of a bright bar, vertical for class 0, horizontal for 1.
+    X = rng.randint(0, 60, size=(120, 16, 16, 3)).astype(np.uint8)
+    y = np.arange(120) % 2
+    for k in range(120):
+        at = rng.randint(2, 12)
+        if y[k]:
+            X[k, at : at + 3, 2:14] = 220
+        else:
+            X[k, 2:14, at : at + 3] = 220
+    np.savez(tmp_path / "bars.npz", X=X, y=y)
+    argv = ["run", "--dataset", str(tmp_path / "bars.npz"), "--models", "softmax,knn",
+            "--features", "pixels,hog+hue", "--cv", "2", "--augment", "none",
+            "--grid", "softmax.alpha=1e-4", "--grid", "softmax.learning_rate_init=0.1",
+            "--grid", "knn.n_neighbors=1", "--no-progress",
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    status, stdout, stderr = _run(argv)
+    assert status == 0, stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["settings"]["features"] == ["pixels", "hog+hue"]
+    for name, model in results["models"].items():
+        assert model["param_grid"]["features"] == ["pixels", "hog+hue"]
+        assert model["features"] == model["best_params"]["features"]
+        assert f"{name}" in stdout
+    assert "features=" in stdout
+    # The HOG picture is drawn; templates only for a linear model on pixels.
+    assert (tmp_path / "out" / "hog.png").exists()
+    softmax = results["models"]["softmax"]
+    templates = (tmp_path / "out" / "softmax_templates.png").exists()
+    assert templates == (softmax["features"] == "pixels")
+    assert "hog.png" in (tmp_path / "out" / "report.html").read_text()
