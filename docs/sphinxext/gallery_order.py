@@ -9,6 +9,7 @@ TEACHING_ORDER = [
     "plot_learning_curves.py",
     "plot_grid_search_heatmap.py",
     "plot_augmentation.py",
+    "plot_features.py",
 ]
 
 
