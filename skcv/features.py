@@ -28,7 +28,7 @@ _BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 _CHANNELS = ("hue", "saturation", "value")
 # scikit-image's block normalisation constant.
 _EPS = 1e-5
-# Images per compiled call: bounds the temporary gradient arrays.
+# Images per compiled call: bounds the contiguous copy made of a strided batch.
 _CHUNK = 2048
 
 
