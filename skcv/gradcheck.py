@@ -40,7 +40,7 @@ def _check_step(h):
         raise ValueError(f"h must be a finite number > 0; got {h!r}.")
 
 
-def _step(h, x, name):
+def _step(h, x, name, warn=True):
     """The step for ``x``: ``h``, or when None one suited to ``x.dtype``.
 
     The rounding error of a centred difference is about ``eps |f| / h`` and
@@ -52,7 +52,7 @@ def _step(h, x, name):
     eps = float(np.finfo(x.dtype).eps)
     if h is None:
         return 1e-5 if x.dtype == np.float64 else float(eps ** (1 / 3))
-    if h < np.sqrt(eps):
+    if warn and h < np.sqrt(eps):
         warnings.warn(
             f"h={h:g} is too small for the {x.dtype} {name}: its rounding error "
             f"(machine epsilon {eps:.1e}) swamps the centred differences. Use "
@@ -99,8 +99,7 @@ def numerical_gradient(f, x, h=None):
         unchanged.
     h : float, default=None
         Step. None chooses it from the dtype of ``x``: 1e-5 for float64,
-        ``eps ** (1 / 3)`` otherwise (4.9e-3 for float32). A step too small
-        for the dtype gives a ``RuntimeWarning``.
+        ``eps ** (1 / 3)`` otherwise (4.9e-3 for float32).
 
     Returns
     -------
@@ -124,7 +123,8 @@ def numerical_gradient(f, x, h=None):
     """
     _check_perturbable(x, "x")
     _check_step(h)
-    h = _step(h, x, "x")
+    # No warning here: sweeping h into the rounding regime is a use of it.
+    h = _step(h, x, "x", warn=False)
     return _centred_differences(f, x, range(x.size), h).reshape(x.shape)
 
 
@@ -182,8 +182,9 @@ def check_gradient(f_and_grad, params, *, h=None, n_coords=None, random_state=No
         The point. Each array is perturbed in place and restored.
     h : float, default=None
         Step of the centred differences. None chooses it from each
-        parameter's dtype as :func:`numerical_gradient` does; a step too
-        small for the dtype gives a ``RuntimeWarning``.
+        parameter's dtype as :func:`numerical_gradient` does; a step below
+        the square root of the dtype's machine epsilon gives a
+        ``RuntimeWarning``, since the check then measures rounding.
     n_coords : int, default=None
         Check only this many randomly chosen coordinates of each parameter
         (all of them when None, or when a parameter has fewer).
