@@ -338,8 +338,10 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
         When the loss or the weights become non-finite. ``coef`` and
         ``intercept`` then hold the weights of the last finished epoch.
     KeyboardInterrupt
-        Passed on when ``incremental``, after restoring ``coef`` and
-        ``intercept``; otherwise training stops with a warning.
+        Passed on, after restoring ``coef``, ``intercept`` and the velocities
+        of the last finished epoch (of before the call when ``incremental``).
+        A search or any other meta-estimator must never score a fit that was
+        cut short, so the interrupt is not turned into a warning.
     """
     weight = None
     if sample_weight is not None:
@@ -424,18 +426,11 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
                             msg + f" Setting learning rate to {state.learning_rate:f}"
                         )
     except KeyboardInterrupt:
+        # Passed on, never turned into a finished fit: GridSearchCV and the
+        # other meta-estimators would score the half-trained model and carry
+        # on (partial_fit's caller, likewise, must stop its own loop).
         _restore(params, last)
-        if incremental:
-            # partial_fit runs inside the caller's own loop, which must stop
-            # too: swallowing the interrupt would only end this one epoch.
-            raise
-        warnings.warn(
-            f"Training interrupted by user after {state.n_iter} finished "
-            "epoch(s); the weights of the last finished epoch were kept.",
-            UserWarning,
-            stacklevel=6,
-        )
-        stopped = True
+        raise
     if not incremental and not stopped:
         warnings.warn(
             f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) "

@@ -354,6 +354,7 @@ def run(args, *, argv, stdout=None, stderr=None):
             estimator, grid, cv=args.cv, seed=args.seed, n_jobs=args.n_jobs
         )
     out = Path(args.out)
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -365,7 +366,13 @@ def run(args, *, argv, stdout=None, stderr=None):
         file=stdout,
         flush=True,
     )
-    search_times = _fit_searches(searches, X_train, y_train, args, file=stderr)
+    try:
+        search_times = _fit_searches(searches, X_train, y_train, args, file=stderr)
+    except KeyboardInterrupt:
+        # An interrupted search has no score to report; the folder made for
+        # this run goes again, so that nothing suggests a finished run.
+        _interrupted(out, created)
+        raise
     models = []
     for name, search in searches.items():
         start = time.perf_counter()
@@ -422,6 +429,12 @@ def run(args, *, argv, stdout=None, stderr=None):
     print(f"Report: {out / 'report.html'}", file=stdout, flush=True)
 
 
+def _interrupted(out, created):
+    """Clean up after Ctrl-C during the searches: remove ``out`` if new and empty."""
+    if created and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+
+
 def main(argv=None):
     """Run the command line and return its exit status.
 
@@ -433,7 +446,9 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 2 for bad arguments or data that cannot be loaded.
+        0 on success, 2 for bad arguments or data that cannot be loaded,
+        130 when interrupted (Ctrl-C), with one line on stderr and no score
+        of an interrupted fit written.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -446,4 +461,11 @@ def main(argv=None):
     except UsageError as exc:
         print(f"skcv {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
+        print(
+            f"skcv {args.command}: interrupted",
+            file=sys.stderr,
+        )
+        return 130
     return 0

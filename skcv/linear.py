@@ -475,10 +475,13 @@ class SoftmaxLinear(_BaseSGDLinear):
 
     If the loss or the weights overflow, ``fit`` raises a ``ValueError`` and
     keeps the finite weights of the last finished epoch. A
-    ``KeyboardInterrupt`` stops training with a warning, likewise keeping the
-    weights of the last finished epoch; in ``partial_fit``, which runs inside
-    the caller's loop, the weights of before the call are restored and the
-    interrupt is passed on.
+    ``KeyboardInterrupt`` (Ctrl-C) likewise restores the weights of the last
+    finished epoch (in ``partial_fit``, those of before the call) and is then
+    passed on. :class:`~sklearn.neural_network.MLPClassifier` instead ends
+    ``fit`` with a warning; skcv does not, because inside
+    :class:`~sklearn.model_selection.GridSearchCV`, ``cross_validate`` or any
+    other meta-estimator a swallowed interrupt would be scored as a finished
+    fit and the search would carry on.
 
     Examples
     --------

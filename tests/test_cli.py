@@ -6,6 +6,7 @@ import re
 import struct
 import subprocess
 import sys
+import time
 from contextlib import redirect_stderr, redirect_stdout
 
 import joblib
@@ -359,3 +360,59 @@ def test_scheduler_local_runs_the_search_on_dask_with_equal_scores(tmp_path):
     done, total = re.findall(r"\| (\d+)/(\d+) \[", stderr)[-1]
     assert done == total
     assert scores["dask"] == scores["serial"]
+
+
+_SLOW_SOFTMAX = [
+    "run", "--models", "softmax", "--augment", "none", "--cv", "2",
+    "--grid", "softmax.max_iter=100000", "--grid", "softmax.n_iter_no_change=100000",
+    "--grid", "softmax.learning_rate_init=0.01", "--grid", "softmax.alpha=1e-4",
+    "--no-progress",
+]  # fmt: skip
+
+
+def test_ctrl_c_stops_a_linear_search_with_status_130(tmp_path):
+    # A real SIGINT while the first fit trains: no fit of a search may turn it
+    # into a finished one, so the run stops, with one line and no traceback.
+    import signal
+
+    out = tmp_path / "report"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skcv", *_SLOW_SOFTMAX, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.readline()  # the header line comes right before the searches
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["skcv run: interrupted"]
+    assert not out.exists()  # nothing scored, no empty folder
+
+
+@pytest.mark.parametrize("model", ["knn", "softmax"])
+def test_ctrl_c_in_any_fit_exits_130_and_writes_no_score(model, tmp_path, monkeypatch):
+    calls = []
+    make = skcv.NearestNeighbor if model == "knn" else skcv.SoftmaxLinear
+    fit = make.fit
+
+    def interrupted_fit(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(make, "fit", interrupted_fit)
+    grid = {"knn": "knn.n_neighbors=1,3", "softmax": "softmax.alpha=1e-4,1e-3"}[model]
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "notes.txt").write_text("kept")
+    status, _, stderr = _run(
+        ["run", "--models", model, "--cv", "2", "--augment", "none",
+         "--out", str(out), "--no-progress", "--grid", grid]
+    )  # fmt: skip
+    assert status == 130
+    assert stderr.strip().splitlines() == ["skcv run: interrupted"]
+    # an existing folder and its files stay; no results of the run appear
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
