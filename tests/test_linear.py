@@ -255,6 +255,28 @@ def test_divergence_raises_and_keeps_finite_weights(make):
 
 
 @parametrize_estimators
+def test_a_loss_that_grows_by_orders_of_magnitude_is_divergence(make):
+    # learning_rate_init=1e6: the loss is finite but grows from ~1e40 to
+    # ~1e76 in the second epoch, with training accuracy near chance.
+    X, y = _blobs()
+    clf = make(learning_rate_init=1e6, random_state=0)
+    with pytest.raises(ValueError, match=r"diverged in epoch 2: the loss grew to"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 1
+    assert np.isfinite(clf.coef_).all()
+    # streamed through partial_fit, the first epoch is the reference as well
+    clf = make(learning_rate_init=1e6, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="diverged in epoch 2"):
+        clf.partial_fit(X, y)
+    # healthy training, even at a large step size on unscaled features whose
+    # first epoch is far above the loss of zero weights, never trips it
+    for scale in (1.0, 100.0):
+        for lr in (0.01, 1.0, 100.0):
+            make(learning_rate_init=lr, random_state=0, max_iter=30).fit(X * scale, y)
+
+
+@parametrize_estimators
 def test_keyboard_interrupt_keeps_the_last_finished_epoch(make, monkeypatch):
     X, y = _blobs()
     batches_per_epoch = 3
