@@ -201,9 +201,12 @@ def _bad_npz(tmp_path, kind):
         np.savez(path, X=rng.random((15, 8, 8)), y=np.arange(15) % 2)
     elif kind in ("digits_0_9", "digits_names"):
         digits = load_digits()
-        names = np.array("zero one two three four five six seven eight nine".split())
+        names = np.array(["zero", "one", "two", "three", "four", "five", "six",
+                          "seven", "eight", "nine"])  # fmt: skip
         y = digits.target[:200]
         np.savez(path, X=digits.images[:200], y=names[y] if "names" in kind else y)
+    elif kind == "empty":
+        path.write_bytes(b"")
     else:
         path.write_text("not an archive")
     return str(path)
@@ -234,6 +237,7 @@ BAD_ARGUMENTS = [
     (["run", "--models", "knn", "--grid", "softmax.alpha=1"], "not in --models"),
     (["run", "--dataset", "mnist", "--data-home", "EMPTY"], "with --download"),
     (["run", "--out", "text", "--models", "knn"], "cannot create the folder"),
+    (["run", "--dataset", "empty"], "empty.npz' is empty, not a readable .npz"),
     (["run", "--seed", "-1"], "argument --seed: must be at least 0, got -1"),
     (["run", "--seed", str(2**32)], "argument --seed: must be at most 2**32 - 1"),
     (["run", "--dataset", "digits_0_9", "--test-dataset", "digits_names"],
@@ -263,7 +267,7 @@ BAD_ARGUMENTS = [
 @pytest.mark.parametrize(("argv", "message"), BAD_ARGUMENTS, ids=repr)
 def test_bad_arguments_exit_2_with_one_clear_line(argv, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    files = ("flat", "no_y", "text", "tiny", "digits_0_9", "digits_names")
+    files = ("flat", "no_y", "text", "empty", "tiny", "digits_0_9", "digits_names")
     argv = [_bad_npz(tmp_path, a) if a in files else a for a in argv]
     argv = [str(tmp_path) if a == "EMPTY" else a for a in argv]
     status, _, stderr = _run(argv)
@@ -468,7 +472,8 @@ def test_augmenter_settings_are_searchable(tmp_path):
 def test_pictures_of_an_earlier_report_are_removed(tmp_path):
     out = tmp_path / "report"
     argv = ["run", "--models", "knn", "--cv", "2", "--max-train", "200",
-            "--grid", "knn.n_neighbors=1", "--out", str(out), "--no-progress"]  # fmt: skip
+            "--grid", "knn.n_neighbors=1", "--out", str(out),
+            "--no-progress"]  # fmt: skip
     assert _run([*argv, "--augment", "auto"])[0] == 0
     assert (out / "augment.png").exists()
     (out / "notes.txt").write_text("not ours")
