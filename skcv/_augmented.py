@@ -32,7 +32,7 @@ from sklearn.utils.validation import (
 )
 
 from ._images import _check_images
-from ._validation import _check_labels
+from ._validation import _check_labels, _keeps_state_on_error
 
 __all__ = ["AugmentedClassifier"]
 
@@ -242,6 +242,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         # The estimator and augmenter are validated by their own methods.
         prefer_skip_nested_validation=False
     )
+    @_keeps_state_on_error
     def fit(self, X, y, sample_weight=None):
         """Augment the training data and fit the estimator on it.
 
