@@ -32,7 +32,7 @@ from sklearn.utils.validation import (
 )
 
 from ._images import _check_images
-from ._validation import _check_labels, _keeps_state_on_error
+from ._validation import _check_labels, _keeps_state_on_error, _sentence
 
 __all__ = ["AugmentedClassifier"]
 
@@ -320,7 +320,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ValueError(
                 f"online training needs samples of at least 2 classes; got 1 class: "
-                f"{classes[0]!r}."
+                f"{classes.tolist()[0]!r}."
             )
 
         if self.early_stopping:
@@ -338,7 +338,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"early_stopping=True holds out a stratified validation split "
                     f"of validation_fraction={self.validation_fraction} of the "
-                    f"images, which is impossible here: {exc} Increase "
+                    f"images, which is impossible here: {_sentence(exc)} Increase "
                     f"validation_fraction or the number of images, or set "
                     f"early_stopping=False."
                 ) from None

@@ -141,7 +141,7 @@ def split(data, args):
         raise UsageError("the training data holds a single class")
     if counts.min() < args.cv:
         raise UsageError(
-            f"class {classes[counts.argmin()]!r} has {counts.min()} training "
+            f"class {classes.tolist()[counts.argmin()]!r} has {counts.min()} training "
             f"images, fewer than the {args.cv} folds of --cv"
         )
     # A test label that training never saw can only be misclassified: with

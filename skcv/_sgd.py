@@ -21,6 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from ._threadpool import _blas_threads_limited
+from ._validation import _sentence
 from .losses import _loss_and_grad, _penalty_split
 
 
@@ -261,8 +262,9 @@ def _split_validation(X, y, weight, config, rng):
         raise ValueError(
             "early_stopping=True sets aside a stratified validation set of "
             f"validation_fraction={config.validation_fraction} of the samples, "
-            f"which is impossible here: {exc} Increase validation_fraction or "
-            "the number of samples, or set early_stopping=False."
+            f"which is impossible here: {_sentence(exc)} Increase "
+            "validation_fraction or the number of samples, or set "
+            "early_stopping=False."
         ) from None
     X_train, X_val, y_train, y_val = parts[:4]
     w_train, w_val = (None, None) if weight is None else parts[4:]
@@ -458,7 +460,7 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
                     state.no_improvement_count = 0
                     if config.verbose:
                         print(
-                            msg + f" Setting learning rate to {state.learning_rate:f}"
+                            msg + f" Setting learning rate to {state.learning_rate:f}."
                         )
     except KeyboardInterrupt:
         # Passed on, never turned into a finished fit: GridSearchCV and the

@@ -53,3 +53,9 @@ def _keeps_state_on_error(method):
             return method(self, *args, **kwargs)
 
     return wrapper
+
+
+def _sentence(exc):
+    """The message of ``exc`` ending with a full stop (sklearn's often lack it)."""
+    text = str(exc).rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."

@@ -313,14 +313,15 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes; "
-                f"got 1 class: {classes[0]!r}."
+                f"got 1 class: {classes.tolist()[0]!r}."
             )
         if sample_weight is not None:
             weighted = np.unique(y_idx[sample_weight > 0])
             if len(weighted) < 2:
                 raise ValueError(
                     "sample_weight is positive for samples of only 1 class "
-                    f"({classes[weighted[0]]!r}); at least 2 classes are needed."
+                    f"({classes.tolist()[weighted[0]]!r}); at least 2 classes are "
+                    "needed."
                 )
         if warm and not np.array_equal(classes, self.classes_):
             raise ValueError(

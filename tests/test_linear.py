@@ -420,3 +420,23 @@ def test_bad_prediction_input_is_named():
         clf.predict(np.full((1, 5), np.nan))
     with pytest.raises(ValueError, match="parameter of SoftmaxLinear"):
         SoftmaxLinear(learning_rate="optimal").fit(X, y)
+
+
+def test_messages_show_labels_as_plain_values_and_end_sentences(capsys):
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    # 0, as scikit-learn prints it, not np.int64(0)
+    with pytest.raises(ValueError, match=r"got 1 class: 0\.$"):
+        SoftmaxLinear().fit(X, np.zeros(10, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"positive for samples of only 1 class \(1\)"):
+        SoftmaxLinear().fit(X, np.arange(10) % 2, sample_weight=np.arange(10) % 2)
+    # the early-stopping message of the adaptive schedule ends its sentence
+    clf = SoftmaxLinear(
+        learning_rate="adaptive", early_stopping=True, tol=10.0, n_iter_no_change=1,
+        max_iter=3, verbose=1, random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(np.tile(X, (3, 1)), np.arange(30) % 2)
+    lines = capsys.readouterr().out.splitlines()
+    setting = [line for line in lines if "Setting learning rate" in line]
+    assert setting and all(line.endswith("0.006000.") for line in setting)
