@@ -443,6 +443,15 @@ def _validate_image_batch(estimator, X, *, reset):
     return images
 
 
+def _fitted_state(estimator):
+    """The fitted attributes (names ending in ``_``) and their values."""
+    return {
+        name: value
+        for name, value in vars(estimator).items()
+        if name.endswith("_") and not name.startswith("_")
+    }
+
+
 class _ImageFeatures(TransformerMixin, BaseEstimator):
     """Shared fit/transform of the stateless image-feature transformers."""
 
@@ -462,9 +471,17 @@ class _ImageFeatures(TransformerMixin, BaseEstimator):
         self : object
             The fitted transformer.
         """
-        images = _validate_image_batch(self, X, reset=True)
-        self._check_geometry(images.shape[1:])
-        self._check_pixels(images)
+        before = _fitted_state(self)
+        try:
+            images = _validate_image_batch(self, X, reset=True)
+            self._check_geometry(images.shape[1:])
+            self._check_pixels(images)
+        except BaseException:
+            # A rejected fit leaves the transformer as it was.
+            for name in _fitted_state(self):
+                delattr(self, name)
+            vars(self).update(before)
+            raise
         self.n_features_out_ = self._n_features_out(images.shape[1:])
         return self
 

@@ -317,6 +317,24 @@ def test_bad_input_is_named(make, X, match):
         make().fit_transform(X)
 
 
+@pytest.mark.parametrize(
+    "make, bad",
+    [
+        (lambda: HOGFeatures(pixels_per_cell=4), np.zeros((2, 3, 3))),
+        (ColorHistogram, np.zeros((2, 8, 8))),
+        (ColorHistogram, -np.ones((2, 8, 8, 3))),
+        (ColorHistogram, np.zeros((2, 64))),
+    ],
+)
+def test_a_rejected_fit_leaves_the_transformer_as_it_was(make, bad):
+    est = make().fit(_images((3, 16, 16, 3), np.uint8))
+    before = {k: v for k, v in vars(est).items() if k.endswith("_")}
+    with pytest.raises(ValueError):
+        est.fit(bad)
+    after = {k: v for k, v in vars(est).items() if k.endswith("_")}
+    assert after == before
+
+
 def test_color_histogram_refuses_negative_and_too_large_integer_pixels():
     with pytest.raises(ValueError, match="Negative values in data"):
         ColorHistogram().fit(np.full((2, 4, 4, 3), -0.5))
