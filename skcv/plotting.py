@@ -760,9 +760,7 @@ def plot_hog(images, hog=None, *, max_images=8, cmap="gray", fig=None):
     if fig is None:
         fig = _new_figure((1.8 * n, 3.8))
     axes = fig.subplots(2, n, squeeze=False)
-    shown = _to_rgb(images) if images.ndim == 4 else images
-    if shown.ndim == 4 and shown.shape[-1] == 1:
-        shown = shown[..., 0]
+    shown = _displayable(_to_rgb(images)) if images.ndim == 4 else images
     # Bin midpoints; a gradient at angle t (from the column axis towards the
     # row axis) lies across an edge running along (row, col) = (cos t, -sin t).
     angles = np.pi * (np.arange(hog.orientations) + 0.5) / hog.orientations
