@@ -186,7 +186,9 @@ def test_adaptive_schedule_divides_the_rate_by_five(capsys):
     assert adaptive.n_iter_ == 1 + 3 + 6 * 3
     out = capsys.readouterr().out
     rates = [
-        float(line.rsplit(" ", 1)[1]) for line in out.splitlines() if "Setting" in line
+        float(line.rsplit(" ", 1)[1].rstrip("."))
+        for line in out.splitlines()
+        if "Setting" in line
     ]
     np.testing.assert_allclose(rates, 0.01 / 5.0 ** np.arange(1, 7), atol=1e-6)
 
