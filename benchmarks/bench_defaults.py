@@ -36,7 +36,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skcv import HingeLinear, SoftmaxLinear
 
-SCALES = ("standardised", "[0, 1]", "0-255")
+SCALES = ("standardised", "0-1", "0-255")
 # (skcv model, peer, largest allowed time ratio skcv / peer)
 PAIRS = (
     ("SoftmaxLinear()", "LogisticRegression()", 1 / 5),
@@ -72,7 +72,7 @@ def _scaled(X_train, X_test, scale):
             scaler.transform(X_train).astype(np.float32),
             scaler.transform(X_test).astype(np.float32),
         )
-    if scale == "[0, 1]":
+    if scale == "0-1":
         return X_train / np.float32(255), X_test / np.float32(255)
     return X_train, X_test
 
