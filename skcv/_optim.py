@@ -1,0 +1,180 @@
+"""Update rules of stochastic gradient descent over a list of parameter arrays.
+
+An optimizer knows nothing of the model: it receives the parameter arrays
+once, keeps one state array per parameter (velocities, moment estimates),
+and ``update(params, grads)`` moves each parameter in place by its gradient.
+Every array keeps its dtype: float32 parameters train in float32.
+
+The step size lives in ``learning_rate``, which the training loop of
+``skcv._sgd`` sets from its schedule; the rules are those of
+:class:`sklearn.neural_network.MLPClassifier` (SGD with momentum or
+Nesterov's momentum, Adam) plus RMSProp.
+
+The element-wise rules run as one compiled pass per array: the optimizer
+step is otherwise a string of NumPy operations, each reading and writing
+every parameter, which costs as much as the network's own products.
+"""
+
+import numpy as np
+from numba import njit
+
+__all__: list[str] = []
+
+
+class _SGDOptimizer:
+    """SGD with (Nesterov) momentum.
+
+    ``v <- momentum * v - lr * g``, then ``p += v`` or, with Nesterov,
+    ``p += momentum * v - lr * g``. The velocity carries the learning rate,
+    as in MLPClassifier, so that a proximal step can adjust it (see
+    ``skcv.linear``).
+    """
+
+    def __init__(self, params, learning_rate_init=0.1, momentum=0.9, nesterov=True):
+        self.learning_rate = float(learning_rate_init)
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.velocities = [np.zeros_like(p) for p in params]
+
+    def state_arrays(self):
+        return self.velocities
+
+    def update(self, params, grads):
+        """Move every parameter in place; ``grads`` are overwritten."""
+        lr, momentum = self.learning_rate, self.momentum
+        for p, v, g in zip(params, self.velocities, grads):
+            g *= lr
+            if momentum == 0:
+                p -= g
+                continue
+            v *= momentum
+            v -= g
+            if self.nesterov:
+                # p += momentum * v - lr * g, in one pass.
+                _axpy_minus(p.reshape(-1), v.reshape(-1), g.reshape(-1), momentum)
+            else:
+                p += v
+
+
+@njit(cache=True, nogil=True)
+def _axpy_minus(p, v, g, a):
+    for i in range(p.shape[0]):
+        p[i] += a * v[i] - g[i]
+
+
+class _RMSPropOptimizer:
+    """RMSProp: steps scaled by a running root mean square of the gradients.
+
+    ``s <- rho * s + (1 - rho) * g**2``, ``p -= lr * g / (sqrt(s) + eps)``.
+    """
+
+    def __init__(self, params, learning_rate_init=0.001, rho=0.9, epsilon=1e-8):
+        self.learning_rate = float(learning_rate_init)
+        self.rho = float(rho)
+        self.epsilon = float(epsilon)
+        self.squares = [np.zeros_like(p) for p in params]
+
+    def state_arrays(self):
+        return self.squares
+
+    def update(self, params, grads):
+        for p, s, g in zip(params, self.squares, grads):
+            t = p.dtype.type
+            _rmsprop_kernel(
+                p.reshape(-1),
+                g.reshape(-1),
+                s.reshape(-1),
+                t(self.learning_rate),
+                t(self.rho),
+                t(self.epsilon),
+            )
+
+
+@njit(cache=True, nogil=True)
+def _rmsprop_kernel(p, g, s, lr, rho, eps):
+    one = rho - rho + 1
+    for i in range(p.shape[0]):
+        gi = g[i]
+        si = rho * s[i] + (one - rho) * gi * gi
+        s[i] = si
+        p[i] -= lr * gi / (np.sqrt(si) + eps)
+
+
+class _AdamOptimizer:
+    """Adam (Kingma and Ba, 2014), in scikit-learn's formulation.
+
+    With step ``t`` counted from 1::
+
+        m <- beta_1 * m + (1 - beta_1) * g
+        v <- beta_2 * v + (1 - beta_2) * g**2
+        p -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + eps)
+    """
+
+    def __init__(
+        self,
+        params,
+        learning_rate_init=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+    ):
+        self.learning_rate = float(learning_rate_init)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+        self.t = 0
+        self.ms = [np.zeros_like(p) for p in params]
+        self.vs = [np.zeros_like(p) for p in params]
+
+    def state_arrays(self):
+        return [*self.ms, *self.vs]
+
+    def update(self, params, grads):
+        self.t += 1
+        b1, b2 = self.beta_1, self.beta_2
+        lr_t = self.learning_rate * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        for p, m, v, g in zip(params, self.ms, self.vs, grads):
+            t = p.dtype.type
+            _adam_kernel(
+                p.reshape(-1),
+                g.reshape(-1),
+                m.reshape(-1),
+                v.reshape(-1),
+                t(lr_t),
+                t(b1),
+                t(b2),
+                t(self.epsilon),
+            )
+
+
+@njit(cache=True, nogil=True)
+def _adam_kernel(p, g, m, v, lr_t, b1, b2, eps):
+    one = b1 - b1 + 1
+    for i in range(p.shape[0]):
+        gi = g[i]
+        mi = b1 * m[i] + (one - b1) * gi
+        vi = b2 * v[i] + (one - b2) * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] -= lr_t * mi / (np.sqrt(vi) + eps)
+
+
+def _make_optimizer(solver, params, learning_rate_init, **options):
+    """The optimizer of ``solver`` ("sgd", "rmsprop" or "adam") over ``params``.
+
+    Every array of ``params`` must be C-contiguous (the rules run over flat
+    views). ``options`` holds that solver's settings: ``momentum`` and
+    ``nesterov`` for SGD, ``rho`` and ``epsilon`` for RMSProp, ``beta_1``,
+    ``beta_2`` and ``epsilon`` for Adam.
+    """
+    for p in params:
+        if not p.flags.c_contiguous:
+            raise ValueError("Optimizer parameters must be C-contiguous arrays.")
+    return _SOLVERS[solver](params, learning_rate_init, **options)
+
+
+_SOLVERS = {
+    "sgd": _SGDOptimizer,
+    "rmsprop": _RMSPropOptimizer,
+    "adam": _AdamOptimizer,
+}
