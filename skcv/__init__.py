@@ -8,6 +8,7 @@ functions.
 from .augment import AugmentedClassifier, ImageAugmenter
 from .linear import HingeLinear, SoftmaxLinear
 from .neighbors import NearestNeighbor
+from .neural_network import NeuralNet
 from .preprocessing import PixelFlatten
 
 __version__ = "0.1.0.dev0"
@@ -17,6 +18,7 @@ __all__ = [
     "HingeLinear",
     "ImageAugmenter",
     "NearestNeighbor",
+    "NeuralNet",
     "PixelFlatten",
     "SoftmaxLinear",
     "__version__",

@@ -192,6 +192,19 @@ def _relu_backward_kernel(dout, h, out):
 
 
 @njit(cache=True, nogil=True)
+def _relu_backward_bias_kernel(dz, h, db):
+    """``dz = dz * (h > 0)`` in place and ``db = dz.sum(axis=0)``, in one pass."""
+    n, k = dz.shape
+    db[:] = 0
+    # Branch-free, so that the inner loop is vectorised.
+    for i in range(n):
+        for j in range(k):
+            v = dz[i, j] * (h[i, j] > 0)
+            dz[i, j] = v
+            db[j] += v
+
+
+@njit(cache=True, nogil=True)
 def _bias_relu_kernel(z, b):
     """``z = max(0, z + b)`` in place, rows of ``z`` of length ``len(b)``."""
     n, k = z.shape
