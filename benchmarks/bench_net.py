@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover - optional
     torch = None
 
 import argparse
+import itertools
 import time
 import warnings
 
@@ -92,7 +93,7 @@ def _fit_torch(hidden, epochs, X, y, Xt, yt):
     torch.manual_seed(0)
     sizes = [X.shape[1], *hidden, 10]
     layers = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in itertools.pairwise(sizes):
         layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers[:-1])
     weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
@@ -122,7 +123,8 @@ def _gemm_floor(sizes, n_samples, repeat):
     """Bare matrix products of one epoch of batches of BATCH rows."""
     rng = np.random.default_rng(0)
     Ws = [
-        rng.standard_normal((a, b), dtype=np.float32) for a, b in zip(sizes, sizes[1:])
+        rng.standard_normal((a, b), dtype=np.float32)
+        for a, b in itertools.pairwise(sizes)
     ]
     acts = [rng.standard_normal((BATCH, n), dtype=np.float32) for n in sizes]
     grads = [np.empty_like(W) for W in Ws]
