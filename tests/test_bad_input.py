@@ -32,6 +32,7 @@ from skcv import (
     HingeLinear,
     ImageAugmenter,
     NearestNeighbor,
+    NeuralNet,
     PixelFlatten,
     SoftmaxLinear,
 )
@@ -170,6 +171,13 @@ SUBJECTS = [
         "rows",
         "classifier",
         ("predict", "decision_function"),
+    ),
+    Subject(
+        "NeuralNet",
+        _routed(lambda: NeuralNet(hidden_layer_sizes=(5,), **_FAST)),
+        "rows",
+        "classifier",
+        ("predict", "predict_proba", "predict_log_proba", "decision_function"),
     ),
     Subject(
         "AugmentedClassifier",
