@@ -24,7 +24,22 @@ from numba import njit
 __all__: list[str] = []
 
 
-class _SGDOptimizer:
+class _Optimizer:
+    """What every update rule shares: its state arrays, named in ``_state``."""
+
+    _state: tuple = ()
+
+    def state_arrays(self):
+        return [a for name in self._state for a in getattr(self, name)]
+
+    def astype(self, dtype):
+        """Cast the state arrays (after the parameters changed dtype)."""
+        for name in self._state:
+            setattr(self, name, [a.astype(dtype) for a in getattr(self, name)])
+        return self
+
+
+class _SGDOptimizer(_Optimizer):
     """SGD with (Nesterov) momentum.
 
     ``v <- momentum * v - lr * g``, then ``p += v`` or, with Nesterov,
@@ -33,14 +48,13 @@ class _SGDOptimizer:
     ``skcv.linear``).
     """
 
+    _state = ("velocities",)
+
     def __init__(self, params, learning_rate_init=0.1, momentum=0.9, nesterov=True):
         self.learning_rate = float(learning_rate_init)
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         self.velocities = [np.zeros_like(p) for p in params]
-
-    def state_arrays(self):
-        return self.velocities
 
     def update(self, params, grads, l2=None):
         """Move every parameter in place; ``grads`` are overwritten."""
@@ -77,20 +91,19 @@ def _axpy_minus(p, v, g, a):
         p[i] += a * v[i] - g[i]
 
 
-class _RMSPropOptimizer:
+class _RMSPropOptimizer(_Optimizer):
     """RMSProp: steps scaled by a running root mean square of the gradients.
 
     ``s <- rho * s + (1 - rho) * g**2``, ``p -= lr * g / (sqrt(s) + eps)``.
     """
+
+    _state = ("squares",)
 
     def __init__(self, params, learning_rate_init=0.001, rho=0.9, epsilon=1e-8):
         self.learning_rate = float(learning_rate_init)
         self.rho = float(rho)
         self.epsilon = float(epsilon)
         self.squares = [np.zeros_like(p) for p in params]
-
-    def state_arrays(self):
-        return self.squares
 
     def update(self, params, grads, l2=None):
         for p, s, g, c in zip(params, self.squares, grads, _coefs(l2, params)):
@@ -118,7 +131,7 @@ def _rmsprop_kernel(p, g, s, l2, lr, rho, rho_c, eps):
         p[i] -= lr * gi / (np.sqrt(si) + eps)
 
 
-class _AdamOptimizer:
+class _AdamOptimizer(_Optimizer):
     """Adam (Kingma and Ba, 2014), in scikit-learn's formulation.
 
     With step ``t`` counted from 1::
@@ -127,6 +140,8 @@ class _AdamOptimizer:
         v <- beta_2 * v + (1 - beta_2) * g**2
         p -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + eps)
     """
+
+    _state = ("ms", "vs")
 
     def __init__(
         self,
@@ -143,9 +158,6 @@ class _AdamOptimizer:
         self.t = 0
         self.ms = [np.zeros_like(p) for p in params]
         self.vs = [np.zeros_like(p) for p in params]
-
-    def state_arrays(self):
-        return [*self.ms, *self.vs]
 
     def update(self, params, grads, l2=None):
         self.t += 1

@@ -1,15 +1,18 @@
-"""The minibatch SGD loop shared by the linear classifiers of ``skcv.linear``.
+"""The one minibatch training loop of skcv, shared by every trainable model.
 
-One function, :func:`_fit_sgd`, trains the weights ``coef`` (n_classes,
-n_features) and ``intercept`` (n_classes,) of a linear model in place, on
-any of the losses of ``skcv.losses``. What survives from one call to the
-next (velocities, learning rate, samples seen, loss curve, stopping counters)
-lives in an :class:`_SGDState` that the estimator keeps.
+:func:`_fit_loop` trains any model that offers the small interface of
+:class:`_Trainable` (its parameter arrays, the loss and gradients of a batch,
+its penalty and its accuracy), with any update rule of ``skcv._optim``.
+Schedules, early stopping on a validation split, keeping the best weights,
+divergence and interruption handling, and the loss history live here and
+nowhere else. What survives from one call to the next (the optimizer with its
+velocities and learning rate, samples seen, loss curve, stopping counters)
+lives in a :class:`_SGDState` that the estimator keeps.
 
 Speed: X is never copied per epoch. One permutation of the row indices is
 drawn per epoch and each batch is gathered with ``np.take(..., out=buffer)``
-into a preallocated buffer; scores, gradients and updates are written into
-buffers as well, so an epoch allocates almost nothing.
+into a preallocated buffer; the model computes into buffers of its own, so
+an epoch allocates almost nothing.
 """
 
 import warnings
@@ -20,26 +23,84 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
-from ._threadpool import _blas_threads_limited
-from .losses import _loss_and_grad, _penalty_split
+from ._threadpool import _limit_blas_threads
+
+
+class _Trainable:
+    """What :func:`_fit_loop` needs from a model (the interface, documented).
+
+    Attributes
+    ----------
+    params : list of ndarray
+        The trained arrays, C-contiguous, updated in place by the optimizer.
+    grads : list of ndarray
+        One gradient buffer per parameter, filled by :meth:`loss_and_grad`.
+    dtype : numpy.dtype
+        Dtype of the parameters; batches are gathered in it.
+    l2 : list of float
+        Coefficient of an L2 penalty ``l2 / 2 * ||p||^2`` on each parameter.
+    blas_threads : int
+        BLAS threads for the products of a batch.
+    """
+
+    params: list
+    grads: list
+    l2: list
+    dtype: Any
+    blas_threads: int = 1
+
+    def start(self, batch_size, rng):
+        """Allocate the buffers of batches of up to ``batch_size`` rows."""
+
+    def state_arrays(self):
+        """Arrays to save and restore beside ``params`` (running statistics)."""
+        return []
+
+    def gather(self, X, idx, out):
+        """The rows ``idx`` (an index array or a slice) of X as a batch.
+
+        ``out`` is a buffer that may receive them; a model may instead
+        transform them into a buffer of its own.
+        """
+        if isinstance(idx, slice):
+            return X[idx]
+        # mode="clip" lets take write straight into the buffer (the default
+        # mode buffers); the indices are valid anyway.
+        return np.take(X, idx, axis=0, out=out[: len(idx)], mode="clip")
+
+    def loss_and_grad(self, X, y, coef):
+        """Data loss ``sum_i coef_i * l_i`` of a batch from :meth:`gather`.
+
+        Fills ``grads`` with the gradients of the data loss and of the
+        penalty, except for the L2 part of the penalty given by ``l2``,
+        which the update rule adds.
+        """
+        raise NotImplementedError
+
+    def after_update(self, optimizer):
+        """Hook after each update (a proximal step of a non-smooth penalty)."""
+
+    def penalty(self):
+        """The penalty ``R`` at the current parameters."""
+        return 0.0
+
+    def score(self, X, y, sample_weight):
+        """(Weighted) accuracy on class indices ``y``."""
+        raise NotImplementedError
+
+    def transform_batch(self, X, out):
+        """Optionally rescale a gathered batch in place (or into ``out``)."""
+        return X
 
 
 @dataclass(frozen=True)
 class _SGDConfig:
-    """Hyper-parameters of one call, resolved from the estimator's parameters."""
+    """Parameters of the loop, resolved from the estimator's parameters."""
 
-    dscores: Any
-    dscores_kwargs: dict
-    penalty: Any
-    alpha: float
-    l1_ratio: float
-    fit_intercept: bool
     batch_size: Any
     learning_rate: str
     learning_rate_init: float
     power_t: float
-    momentum: float
-    nesterovs_momentum: bool
     max_iter: int
     tol: float
     n_iter_no_change: int
@@ -48,14 +109,20 @@ class _SGDConfig:
     shuffle: bool
     verbose: int
 
+    @classmethod
+    def from_params(cls, params):
+        """The fields of ``params`` (an estimator's ``get_params()``)."""
+        return cls(**{name: params[name] for name in cls.__dataclass_fields__})
+
 
 @dataclass
 class _SGDState:
-    """Everything SGD carries across epochs and across ``partial_fit`` calls."""
+    """Everything training carries across epochs and across ``partial_fit`` calls.
 
-    velocity_coef: np.ndarray
-    velocity_intercept: np.ndarray
-    learning_rate: float
+    The learning rate of the schedule is ``optimizer.learning_rate``.
+    """
+
+    optimizer: Any
     t: int = 0
     n_iter: int = 0
     loss_curve: list = field(default_factory=list)
@@ -64,183 +131,54 @@ class _SGDState:
     best_validation_score: float | None = None
     no_improvement_count: int = 0
 
-    @classmethod
-    def zeros_like(cls, coef, intercept, learning_rate):
-        return cls(
-            velocity_coef=np.zeros_like(coef),
-            velocity_intercept=np.zeros_like(intercept),
-            learning_rate=float(learning_rate),
-        )
 
+class _Batches:
+    """Preallocated gather buffers for the batches of one call."""
 
-class _Buffers:
-    """Preallocated arrays of one call: batch, scores, gradients, scratch.
-
-    The class-major scores of a batch of m samples are the first
-    ``n_classes * m`` numbers of ``scores``, so that a short last batch is
-    contiguous too.
-    """
-
-    def __init__(self, batch_size, coef, *, gather):
-        n_classes, n_features = coef.shape
-        dtype = coef.dtype
+    def __init__(self, batch_size, n_features, dtype, *, gather):
         self.X = np.empty((batch_size, n_features), dtype) if gather else None
         self.y = np.empty(batch_size, np.intp) if gather else None
         self.weight = np.empty(batch_size, dtype)
-        self.scores = np.empty(n_classes * batch_size, dtype)
-        self.grad_coef = np.empty_like(coef)
-        self.grad_intercept = np.empty(n_classes, dtype)
-        self.scratch_coef = np.empty_like(coef)
-        self.scratch_intercept = np.empty(n_classes, dtype)
 
 
-def _update(param, velocity, grad, scratch, lr, momentum, nesterov):
-    """One in-place SGD step with (Nesterov) momentum, as MLPClassifier takes it.
-
-    ``v <- momentum * v - lr * g``, then ``param += v`` or, with Nesterov,
-    ``param += momentum * v - lr * g``. ``grad`` is overwritten.
-    """
-    grad *= lr
-    if momentum == 0:
-        param -= grad
-        return
-    velocity *= momentum
-    velocity -= grad
-    if nesterov:
-        param -= grad
-        np.multiply(velocity, momentum, out=scratch)
-        param += scratch
-    else:
-        param += velocity
-
-
-def _l1_proximal_step(coef, velocity, scratch, step, config):
-    """Soft-threshold ``coef`` in place: the proximal step of ``step * ||W||_1``.
-
-    Unlike the subgradient, it reaches exact zeros and does not oscillate
-    around them. It is written as ``w - clip(w, -thr, thr)``.
-
-    With momentum the velocity follows the actual move, thresholding
-    included (as in the iPiano method), or it would keep pushing zeroed
-    weights away from 0. Nesterov's update moves by ``(1 + momentum) * lr``
-    times the current gradient, so its threshold is scaled alike (and the
-    velocity, which carries ``lr`` times the gradient, by the inverse); then
-    the fixed points of the iteration are exactly the minimisers of the
-    objective.
-    """
-    momentum = config.momentum
-    scale = 1 + momentum if config.nesterovs_momentum else 1
-    thr = step * scale
-    np.clip(coef, -thr, thr, out=scratch)
-    coef -= scratch
-    if momentum:
-        if scale != 1:
-            scratch *= 1 / scale
-        velocity -= scratch
-
-
-def _batch_step(coef, intercept, Xb, yb, weight, state, config, buf, l1, l2):
-    """Loss and gradient on one batch, then one update; returns the batch loss.
-
-    ``weight`` is the coefficient of each sample's loss in the batch loss (a
-    scalar ``1 / m``, or the normalised sample weights divided by ``m``).
-    """
-    m = Xb.shape[0]
-    n_classes = coef.shape[0]
-    fit_intercept = config.fit_intercept
-    loss = _loss_and_grad(
-        config.dscores,
-        coef,
-        intercept if fit_intercept else None,
-        Xb,
-        yb,
-        weight,
-        buf.scores[: n_classes * m].reshape(-1, m),
-        buf.grad_coef,
-        buf.grad_intercept if fit_intercept else None,
-        **config.dscores_kwargs,
-    )
-    lr = state.learning_rate
-    if l2:
-        np.multiply(coef, l2, out=buf.scratch_coef)
-        buf.grad_coef += buf.scratch_coef
-    momentum, nesterov = config.momentum, config.nesterovs_momentum
-    _update(
-        coef,
-        state.velocity_coef,
-        buf.grad_coef,
-        buf.scratch_coef,
-        lr,
-        momentum,
-        nesterov,
-    )
-    if fit_intercept:
-        _update(
-            intercept,
-            state.velocity_intercept,
-            buf.grad_intercept,
-            buf.scratch_intercept,
-            lr,
-            momentum,
-            nesterov,
-        )
-    if l1:
-        _l1_proximal_step(coef, state.velocity_coef, buf.scratch_coef, lr * l1, config)
+def _batch_step(model, X, y, coef, optimizer):
+    """Loss and gradients of one batch, then one update; returns the batch loss."""
+    loss = model.loss_and_grad(X, y, coef)
+    optimizer.update(model.params, model.grads, model.l2)
+    model.after_update(optimizer)
     return loss
 
 
-def _run_epoch(coef, intercept, X, y, weight, state, config, buf, rng, batch_size):
+def _run_epoch(model, X, y, weight, optimizer, batches, rng, batch_size, shuffle):
     """One pass over the data; returns the mean (weighted) data loss."""
     n_samples = X.shape[0]
-    l1, l2 = _penalty_split(config.penalty, config.alpha, config.l1_ratio)
-    l1 = coef.dtype.type(l1)
-    l2 = coef.dtype.type(l2)
-    order = rng.permutation(n_samples) if config.shuffle else None
+    order = rng.permutation(n_samples) if shuffle else None
     total = 0.0
+    one = model.dtype.type(1)
     for start in range(0, n_samples, batch_size):
         stop = min(start + batch_size, n_samples)
         m = stop - start
         if order is None:
-            Xb, yb = X[start:stop], y[start:stop]
+            Xb, yb = model.gather(X, slice(start, stop), batches.X), y[start:stop]
             batch_weight = None if weight is None else weight[start:stop]
         else:
             # Sorted indices read X front to back, which the hardware prefetcher
             # likes; the order inside a batch does not change its gradient.
             idx = np.sort(order[start:stop])
-            # mode="clip" lets take write straight into the buffer (the
-            # default mode buffers); the indices are valid anyway.
-            Xb = np.take(X, idx, axis=0, out=buf.X[:m], mode="clip")
-            yb = np.take(y, idx, out=buf.y[:m], mode="clip")
+            Xb = model.gather(X, idx, batches.X)
+            yb = np.take(y, idx, out=batches.y[:m], mode="clip")
             batch_weight = (
                 None
                 if weight is None
-                else np.take(weight, idx, out=buf.weight[:m], mode="clip")
+                else np.take(weight, idx, out=batches.weight[:m], mode="clip")
             )
         if batch_weight is None:
-            coef_m = coef.dtype.type(1 / m)
+            coef_m = one / m
         else:
-            coef_m = np.multiply(batch_weight, 1 / m, out=buf.weight[:m])
-        loss = _batch_step(coef, intercept, Xb, yb, coef_m, state, config, buf, l1, l2)
+            coef_m = np.multiply(batch_weight, 1 / m, out=batches.weight[:m])
+        loss = _batch_step(model, Xb, yb, coef_m, optimizer)
         total += loss * m
     return total / n_samples
-
-
-def _penalty_value(coef, config):
-    l1, l2 = _penalty_split(config.penalty, config.alpha, config.l1_ratio)
-    value = 0.0
-    if l2:
-        value += 0.5 * l2 * float(np.vdot(coef, coef))
-    if l1:
-        value += l1 * float(np.abs(coef).sum(dtype=np.float64))
-    return value
-
-
-def _accuracy(coef, intercept, X, y, weight):
-    """(Weighted) accuracy of the linear model on class indices ``y``."""
-    scores = X @ coef.T
-    scores += intercept
-    hit = scores.argmax(axis=1) == y
-    return float(np.average(hit, weights=weight))
 
 
 def _split_validation(X, y, weight, config, rng):
@@ -280,18 +218,17 @@ def _batch_size(config, n_samples):
     return min(config.batch_size, n_samples)
 
 
-def _update_stopping(state, coef, intercept, config, validation, best):
+def _update_stopping(state, model, config, validation, best):
     """Record the epoch for the stopping rule; True if it did not improve."""
     if validation is not None:
-        score = _accuracy(coef, intercept, *validation)
+        score = model.score(*validation)
         state.validation_scores.append(score)
         if config.verbose:
             print(f"Validation score: {score:f}")
         improved = score >= state.best_validation_score + config.tol
         if score > state.best_validation_score:
             state.best_validation_score = score
-            np.copyto(best[0], coef)
-            np.copyto(best[1], intercept)
+            _restore(best, _saved_arrays(model))
     else:
         loss = state.loss_curve[-1]
         improved = loss <= state.best_loss - config.tol
@@ -299,33 +236,36 @@ def _update_stopping(state, coef, intercept, config, validation, best):
     state.no_improvement_count = 0 if improved else state.no_improvement_count + 1
 
 
+def _saved_arrays(model):
+    return [*model.params, *model.state_arrays()]
+
+
 def _restore(arrays, saved):
     for a, b in zip(arrays, saved):
         np.copyto(a, b)
 
 
-# The products of a minibatch are small: BLAS threads gain little on them, and
-# on a busy machine their spin-waits make an epoch several times slower.
-@_blas_threads_limited(1)
-def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, incremental):
-    """Train ``coef`` and ``intercept`` in place by minibatch SGD.
+def _is_finite(objective, arrays):
+    return bool(np.isfinite(objective)) and all(np.isfinite(a).all() for a in arrays)
+
+
+def _fit_loop(model, X, y, sample_weight, *, state, config, rng, incremental):
+    """Train ``model`` in place by minibatch stochastic gradient descent.
 
     Parameters
     ----------
-    coef : ndarray of shape (n_classes, n_features)
-        Weights, C-contiguous, of the dtype of X; updated in place.
-    intercept : ndarray of shape (n_classes,)
-        Intercepts; updated in place (left alone without ``fit_intercept``).
+    model : _Trainable
+        The model; its ``params`` are updated in place.
     X : ndarray of shape (n_samples, n_features)
-        C-contiguous training samples.
+        C-contiguous training samples of the model's dtype.
     y : ndarray of shape (n_samples,)
         Class indices.
     sample_weight : ndarray of shape (n_samples,) or None
         Non-negative weights with a positive sum.
     state : _SGDState
-        Velocities and bookkeeping, updated.
+        Optimizer and bookkeeping, updated.
     config : _SGDConfig
-        Hyper-parameters.
+        Loop parameters.
     rng : numpy.random.RandomState
         Source of the permutations and of the validation split.
     incremental : bool
@@ -335,17 +275,34 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
     Raises
     ------
     ValueError
-        When the loss or the weights become non-finite. ``coef`` and
-        ``intercept`` then hold the weights of the last finished epoch.
+        When the loss or the parameters become non-finite. The parameters
+        then hold those of the last finished epoch.
     KeyboardInterrupt
-        Passed on when ``incremental``, after restoring ``coef`` and
-        ``intercept``; otherwise training stops with a warning.
+        Passed on when ``incremental``, after restoring the parameters of
+        before the call; otherwise training stops with a warning.
     """
+    # The products of a minibatch are small: BLAS threads gain little on them,
+    # and on a busy machine their spin-waits make an epoch several times
+    # slower. A model may ask for more.
+    with _limit_blas_threads(getattr(model, "blas_threads", 1)):
+        _fit_loop_unlimited(
+            model,
+            X,
+            y,
+            sample_weight,
+            state=state,
+            config=config,
+            rng=rng,
+            incremental=incremental,
+        )
+
+
+def _fit_loop_unlimited(model, X, y, sample_weight, *, state, config, rng, incremental):
     weight = None
     if sample_weight is not None:
         # Mean 1, so that a batch of m samples weighs like m unit samples and
         # the learning rate keeps its meaning whatever the weights' scale.
-        weight = (sample_weight / np.mean(sample_weight)).astype(coef.dtype)
+        weight = (sample_weight / np.mean(sample_weight)).astype(model.dtype)
 
     validation, best = None, None
     early_stopping = config.early_stopping and not incremental
@@ -357,15 +314,18 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
         state.best_validation_score = -np.inf if early_stopping else None
     if early_stopping:
         X, y, weight, validation = _split_validation(X, y, weight, config, rng)
-        best = (coef.copy(), intercept.copy())
+        best = [a.copy() for a in _saved_arrays(model)]
 
     n_samples = X.shape[0]
     batch_size = _batch_size(config, n_samples)
-    buf = _Buffers(batch_size, coef, gather=config.shuffle)
-    # Weights and velocities of the last finished epoch: what divergence and
-    # interruption fall back to.
-    params = (coef, intercept, state.velocity_coef, state.velocity_intercept)
-    last = [p.copy() for p in params]
+    batches = _Batches(batch_size, X.shape[1], model.dtype, gather=config.shuffle)
+    model.start(batch_size, rng)
+    optimizer = state.optimizer
+    # Parameters and optimizer state of the last finished epoch: what
+    # divergence and interruption fall back to.
+    arrays = [*_saved_arrays(model), *optimizer.state_arrays()]
+    last = [a.copy() for a in arrays]
+    last_lr = optimizer.learning_rate
     max_epochs = 1 if incremental else config.max_iter
     stopped = False
     try:
@@ -374,15 +334,20 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
         with np.errstate(over="ignore", invalid="ignore"):
             for _ in range(max_epochs):
                 data_loss = _run_epoch(
-                    coef, intercept, X, y, weight, state, config, buf, rng, batch_size
+                    model,
+                    X,
+                    y,
+                    weight,
+                    optimizer,
+                    batches,
+                    rng,
+                    batch_size,
+                    config.shuffle,
                 )
-                objective = data_loss + _penalty_value(coef, config)
-                if not (
-                    np.isfinite(objective)
-                    and np.isfinite(coef).all()
-                    and np.isfinite(intercept).all()
-                ):
-                    _restore(params, last)
+                objective = data_loss + model.penalty()
+                if not _is_finite(objective, model.params):
+                    _restore(arrays, last)
+                    optimizer.learning_rate = last_lr
                     epoch = len(state.loss_curve) + 1
                     raise ValueError(
                         f"SGD diverged in epoch {epoch}: the loss or the "
@@ -390,19 +355,20 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
                         "finished epoch were kept. Lower learning_rate_init or "
                         "alpha, or scale the features (e.g. with StandardScaler)."
                     )
-                _restore(last, params)
+                _restore(last, arrays)
                 state.n_iter += 1
                 state.t += n_samples
                 state.loss_curve.append(objective)
                 if config.verbose:
                     print(f"Iteration {state.n_iter}, loss = {objective:.8f}")
                 if config.learning_rate == "invscaling":
-                    state.learning_rate = (
+                    optimizer.learning_rate = (
                         config.learning_rate_init / (state.t + 1) ** config.power_t
                     )
+                last_lr = optimizer.learning_rate
                 if incremental:
                     break
-                _update_stopping(state, coef, intercept, config, validation, best)
+                _update_stopping(state, model, config, validation, best)
                 if state.no_improvement_count > config.n_iter_no_change:
                     what = "Validation score" if early_stopping else "Training loss"
                     msg = (
@@ -411,20 +377,23 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
                     )
                     if (
                         config.learning_rate != "adaptive"
-                        or state.learning_rate <= 1e-6
+                        or optimizer.learning_rate <= 1e-6
                     ):
                         if config.verbose:
                             print(msg + " Stopping.")
                         stopped = True
                         break
-                    state.learning_rate /= 5.0
+                    optimizer.learning_rate /= 5.0
+                    last_lr = optimizer.learning_rate
                     state.no_improvement_count = 0
                     if config.verbose:
                         print(
-                            msg + f" Setting learning rate to {state.learning_rate:f}"
+                            msg
+                            + f" Setting learning rate to {optimizer.learning_rate:f}"
                         )
     except KeyboardInterrupt:
-        _restore(params, last)
+        _restore(arrays, last)
+        optimizer.learning_rate = last_lr
         if incremental:
             # partial_fit runs inside the caller's own loop, which must stop
             # too: swallowing the interrupt would only end this one epoch.
@@ -433,7 +402,7 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
             f"Training interrupted by user after {state.n_iter} finished "
             "epoch(s); the weights of the last finished epoch were kept.",
             UserWarning,
-            stacklevel=6,
+            stacklevel=7,
         )
         stopped = True
     if not incremental and not stopped:
@@ -441,8 +410,7 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
             f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) "
             "reached and the optimization hasn't converged yet.",
             ConvergenceWarning,
-            stacklevel=6,
+            stacklevel=7,
         )
     if early_stopping and state.validation_scores:
-        np.copyto(coef, best[0])
-        np.copyto(intercept, best[1])
+        _restore(_saved_arrays(model), best)

@@ -20,9 +20,10 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._sgd import _fit_sgd, _SGDConfig, _SGDState
+from ._optim import _make_optimizer
+from ._sgd import _fit_loop, _SGDConfig, _SGDState, _Trainable
 from ._validation import _check_labels
-from .losses import _KERNELS
+from .losses import _KERNELS, _loss_and_grad, _penalty_split
 
 __all__ = ["HingeLinear", "SoftmaxLinear"]
 
@@ -53,9 +54,13 @@ _SGD_PARAMETERS_DOC = """\
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
     momentum : float, default=0.9
-        Momentum of the updates, in ``[0, 1]``.
+        Momentum of the updates, in ``[0, 1]`` (``solver="sgd"``).
     nesterovs_momentum : bool, default=True
-        Whether to use Nesterov's momentum.
+        Whether to use Nesterov's momentum (``solver="sgd"``).
+    solver : {"sgd", "adam"}, default="sgd"
+        Update rule: SGD with momentum, or Adam (with ``beta_1=0.9``,
+        ``beta_2=0.999``, ``epsilon=1e-8``; a ``learning_rate_init`` near
+        0.001 suits it).
     max_iter : int, default=100
         Maximum number of epochs (passes over the data) of ``fit``.
     tol : float, default=1e-4
@@ -127,6 +132,100 @@ def _fill_doc(*, learning_rate_init):
     return fill
 
 
+class _LinearModel(_Trainable):
+    """A linear model's weights and one batch's loss, for the training loop."""
+
+    def __init__(
+        self,
+        coef,
+        intercept,
+        *,
+        kernel,
+        kernel_kwargs,
+        penalty,
+        alpha,
+        l1_ratio,
+        fit_intercept,
+    ):
+        self.coef, self.intercept = coef, intercept
+        self.fit_intercept = fit_intercept
+        self.params = [coef, intercept] if fit_intercept else [coef]
+        self.grads = [np.empty_like(p) for p in self.params]
+        self.dtype = coef.dtype
+        self.kernel, self.kernel_kwargs = kernel, kernel_kwargs
+        self.l1, l2 = _penalty_split(penalty, alpha, l1_ratio)
+        self.l2 = [l2, 0.0][: len(self.params)]
+        self.scratch = np.empty_like(coef)
+
+    def start(self, batch_size, rng):
+        # Class-major scores of a batch of m samples are the first
+        # n_classes * m numbers, so that a short last batch is contiguous too.
+        self.S = np.empty(self.coef.shape[0] * batch_size, self.dtype)
+
+    def loss_and_grad(self, X, y, coef):
+        m = X.shape[0]
+        return _loss_and_grad(
+            self.kernel,
+            self.coef,
+            self.intercept if self.fit_intercept else None,
+            X,
+            y,
+            coef,
+            self.S[: self.coef.shape[0] * m].reshape(-1, m),
+            self.grads[0],
+            self.grads[1] if self.fit_intercept else None,
+            **self.kernel_kwargs,
+        )
+
+    def after_update(self, optimizer):
+        if self.l1:
+            _l1_proximal_step(
+                self.coef,
+                optimizer,
+                self.scratch,
+                self.dtype.type(optimizer.learning_rate * self.l1),
+            )
+
+    def penalty(self):
+        value = 0.0
+        if self.l2[0]:
+            value += 0.5 * self.l2[0] * float(np.vdot(self.coef, self.coef))
+        if self.l1:
+            value += self.l1 * float(np.abs(self.coef).sum(dtype=np.float64))
+        return value
+
+    def score(self, X, y, sample_weight):
+        scores = X @ self.coef.T
+        scores += self.intercept
+        hit = scores.argmax(axis=1) == y
+        return float(np.average(hit, weights=sample_weight))
+
+
+def _l1_proximal_step(coef, optimizer, scratch, step):
+    """Soft-threshold ``coef`` in place: the proximal step of ``step * ||W||_1``.
+
+    Unlike the subgradient, it reaches exact zeros and does not oscillate
+    around them. It is written as ``w - clip(w, -thr, thr)``.
+
+    With momentum the velocity follows the actual move, thresholding
+    included (as in the iPiano method), or it would keep pushing zeroed
+    weights away from 0. Nesterov's update moves by ``(1 + momentum) * lr``
+    times the current gradient, so its threshold is scaled alike (and the
+    velocity, which carries ``lr`` times the gradient, by the inverse); then
+    the fixed points of the iteration are exactly the minimisers of the
+    objective.
+    """
+    momentum = getattr(optimizer, "momentum", 0.0)
+    scale = 1 + momentum if getattr(optimizer, "nesterov", False) else 1
+    thr = step * scale
+    np.clip(coef, -thr, thr, out=scratch)
+    coef -= scratch
+    if momentum:
+        if scale != 1:
+            scratch *= 1 / scale
+        optimizer.velocities[0] -= scratch
+
+
 class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
     """Linear classifier ``argmax_k coef_[k] @ x + intercept_[k]`` trained by SGD.
 
@@ -147,6 +246,7 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         "power_t": [Interval(Real, 0, None, closed="left")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "nesterovs_momentum": ["boolean"],
+        "solver": [StrOptions({"sgd", "adam"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -174,6 +274,7 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         power_t=0.5,
         momentum=0.9,
         nesterovs_momentum=True,
+        solver="sgd",
         max_iter=100,
         tol=1e-4,
         n_iter_no_change=10,
@@ -194,6 +295,7 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         self.power_t = power_t
         self.momentum = momentum
         self.nesterovs_momentum = nesterovs_momentum
+        self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -208,15 +310,33 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         """Return the ``skcv.losses`` scores kernel and its keyword arguments."""
         raise NotImplementedError
 
-    def _sgd_config(self):
-        dscores, kwargs = self._loss_kernel()
-        params = self.get_params()
-        fields = _SGDConfig.__dataclass_fields__.keys() - {"dscores", "dscores_kwargs"}
-        return _SGDConfig(
-            dscores=dscores,
-            dscores_kwargs=kwargs,
-            **{name: params[name] for name in fields},
+    def _model(self, coef, intercept):
+        kernel, kwargs = self._loss_kernel()
+        return _LinearModel(
+            coef,
+            intercept,
+            kernel=kernel,
+            kernel_kwargs=kwargs,
+            penalty=self.penalty,
+            alpha=self.alpha,
+            l1_ratio=self.l1_ratio,
+            fit_intercept=self.fit_intercept,
         )
+
+    def _new_state(self, coef, intercept):
+        """A fresh optimizer at ``learning_rate_init``."""
+        params = self._model(coef, intercept).params
+        if self.solver == "adam":
+            optimizer = _make_optimizer("adam", params, self.learning_rate_init)
+        else:
+            optimizer = _make_optimizer(
+                "sgd",
+                params,
+                self.learning_rate_init,
+                momentum=self.momentum,
+                nesterov=self.nesterovs_momentum,
+            )
+        return _SGDState(optimizer=optimizer)
 
     def _validate_training_data(self, X, y, sample_weight, *, reset):
         X, y = validate_data(self, X, y, dtype=_FLOATS, order="C", reset=reset)
@@ -231,29 +351,25 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         """Zero weights and a fresh optimizer state."""
         self.coef_ = np.zeros((n_classes, n_features), dtype=dtype)
         self.intercept_ = np.zeros(n_classes, dtype=dtype)
-        self._sgd_state = _SGDState.zeros_like(
-            self.coef_, self.intercept_, self.learning_rate_init
-        )
+        self._sgd_state = self._new_state(self.coef_, self.intercept_)
 
     def _train(self, X, y_idx, sample_weight, *, incremental):
-        """Run the SGD loop on the fitted weights and publish the attributes."""
+        """Run the training loop on the fitted weights and publish the attributes."""
         # The loop updates C-contiguous arrays of X's dtype in place; weights
         # set or cast by the user since the last call are brought to that form.
         coef = np.require(self.coef_, dtype=X.dtype, requirements=["C", "W"])
         intercept = np.require(self.intercept_, dtype=X.dtype, requirements=["C", "W"])
         state = self._sgd_state
-        if state.velocity_coef.dtype != X.dtype:
-            state.velocity_coef = state.velocity_coef.astype(X.dtype)
-            state.velocity_intercept = state.velocity_intercept.astype(X.dtype)
+        if any(a.dtype != X.dtype for a in state.optimizer.state_arrays()):
+            state.optimizer.astype(X.dtype)
         try:
-            _fit_sgd(
-                coef,
-                intercept,
+            _fit_loop(
+                self._model(coef, intercept),
                 X,
                 y_idx,
                 sample_weight,
                 state=state,
-                config=self._sgd_config(),
+                config=_SGDConfig.from_params(self.get_params()),
                 rng=self._random_state,
                 incremental=incremental,
             )
@@ -318,9 +434,7 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         if warm:
             # A new fit starts with zero velocities and learning_rate_init, as
             # MLPClassifier does; samples seen and the loss curve carry on.
-            state = _SGDState.zeros_like(
-                self.coef_, self.intercept_, self.learning_rate_init
-            )
+            state = self._new_state(self.coef_, self.intercept_)
             state.t, state.loss_curve = self._sgd_state.t, self._sgd_state.loss_curve
             self._sgd_state = state
         else:
@@ -615,6 +729,7 @@ class HingeLinear(_BaseSGDLinear):
         power_t=0.5,
         momentum=0.9,
         nesterovs_momentum=True,
+        solver="sgd",
         max_iter=100,
         tol=1e-4,
         n_iter_no_change=10,
@@ -638,6 +753,7 @@ class HingeLinear(_BaseSGDLinear):
             power_t=power_t,
             momentum=momentum,
             nesterovs_momentum=nesterovs_momentum,
+            solver=solver,
             max_iter=max_iter,
             tol=tol,
             n_iter_no_change=n_iter_no_change,

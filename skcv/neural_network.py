@@ -23,8 +23,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._loop import _fit_loop, _SGDConfig, _SGDState, _Trainable
 from ._optim import _make_optimizer
+from ._sgd import _fit_loop, _SGDConfig, _SGDState, _Trainable
 from ._validation import _check_labels
 from .layers import (
     _bias_relu_kernel,

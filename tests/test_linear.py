@@ -309,9 +309,9 @@ def test_keyboard_interrupt_in_partial_fit_is_passed_on(monkeypatch):
     # the velocities are back at the end of the first epoch as well
     uninterrupted = SoftmaxLinear(random_state=0, batch_size=50)
     uninterrupted.partial_fit(X, y, classes=[0, 1, 2])
-    state = clf._sgd_state
     np.testing.assert_array_equal(
-        state.velocity_coef, uninterrupted._sgd_state.velocity_coef
+        clf._sgd_state.optimizer.velocities[0],
+        uninterrupted._sgd_state.optimizer.velocities[0],
     )
 
 
@@ -395,3 +395,19 @@ def test_bad_prediction_input_is_named():
         clf.predict(np.full((1, 5), np.nan))
     with pytest.raises(ValueError, match="parameter of SoftmaxLinear"):
         SoftmaxLinear(learning_rate="optimal").fit(X, y)
+
+
+@parametrize_estimators
+def test_adam_solver_reaches_the_sgd_objective(make):
+    # Both update rules run through the same loop and minimise the same
+    # objective: after enough epochs their losses agree closely.
+    X, y = _blobs()
+    sgd = make(random_state=0, max_iter=200, tol=0).fit(X, y)
+    adam = make(
+        random_state=0, solver="adam", learning_rate_init=0.01, max_iter=200, tol=0
+    ).fit(X, y)
+    assert adam._sgd_state.optimizer.t > 0
+    assert adam.loss_curve_[-1] == pytest.approx(
+        sgd.loss_curve_[-1], rel=0.05, abs=0.01
+    )
+    assert adam.score(X, y) == pytest.approx(sgd.score(X, y), abs=0.02)
