@@ -56,6 +56,13 @@ def _standardised(X_train, X_test):
     )
 
 
+def _timed_fit(clf, X, y, Xt, yt):
+    t0 = time.perf_counter()
+    clf.fit(X, y)
+    seconds = time.perf_counter() - t0
+    return seconds, clf.score(Xt, yt)
+
+
 def _fit_skcv(hidden, epochs, X, y, Xt, yt):
     clf = NeuralNet(
         hidden_layer_sizes=hidden,
@@ -66,14 +73,11 @@ def _fit_skcv(hidden, epochs, X, y, Xt, yt):
         n_iter_no_change=epochs,
         random_state=0,
     )
-    t0 = time.perf_counter()
-    clf.fit(X, y)
-    seconds = time.perf_counter() - t0
-    return seconds, clf.score(Xt, yt)
+    return _timed_fit(clf, X, y, Xt, yt)
 
 
 def _fit_sklearn(hidden, epochs, X, y, Xt, yt):
-    # sklearn's alpha is divided by the batch size; this is the same penalty.
+    # sklearn divides alpha by the batch size; this is the same penalty.
     clf = MLPClassifier(
         hidden_layer_sizes=hidden,
         max_iter=epochs,
@@ -83,10 +87,7 @@ def _fit_sklearn(hidden, epochs, X, y, Xt, yt):
         n_iter_no_change=epochs,
         random_state=0,
     )
-    t0 = time.perf_counter()
-    clf.fit(X, y)
-    seconds = time.perf_counter() - t0
-    return seconds, clf.score(Xt, yt)
+    return _timed_fit(clf, X, y, Xt, yt)
 
 
 def _fit_torch(hidden, epochs, X, y, Xt, yt):

@@ -176,12 +176,19 @@ def relu_backward(dout, cache, *, out=None):
     >>> relu_backward(np.array([5.0, 5.0, 5.0]), cache)
     array([0., 0., 5.])
     """
+    return _elementwise_backward(
+        _relu_backward_kernel, lambda: np.multiply(dout, cache > 0), dout, cache, out
+    )
+
+
+def _elementwise_backward(kernel, fallback, dout, cache, out):
+    """``kernel`` over flat views of contiguous arrays, else NumPy's ``fallback``."""
     if out is None:
         out = np.empty_like(dout)
     if dout.flags.c_contiguous and cache.flags.c_contiguous and out.flags.c_contiguous:
-        _relu_backward_kernel(dout.reshape(-1), cache.reshape(-1), out.reshape(-1))
+        kernel(dout.reshape(-1), cache.reshape(-1), out.reshape(-1))
     else:
-        np.multiply(dout, cache > 0, out=out)
+        np.copyto(out, fallback())
     return out
 
 
@@ -267,13 +274,9 @@ def tanh_backward(dout, cache, *, out=None):
     >>> tanh_backward(np.array([3.0]), cache)
     array([3.])
     """
-    if out is None:
-        out = np.empty_like(dout)
-    if dout.flags.c_contiguous and cache.flags.c_contiguous and out.flags.c_contiguous:
-        _tanh_backward_kernel(dout.reshape(-1), cache.reshape(-1), out.reshape(-1))
-    else:
-        np.multiply(dout, 1 - cache * cache, out=out)
-    return out
+    return _elementwise_backward(
+        _tanh_backward_kernel, lambda: dout * (1 - cache * cache), dout, cache, out
+    )
 
 
 @njit(cache=True, nogil=True)

@@ -9,25 +9,14 @@ shared training loop of ``skcv._sgd`` minimises.
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.special import log_softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.extmath import softmax
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
 
+from ._minibatch import _MinibatchClassifier
 from ._optim import _make_optimizer
-from ._sgd import _fit_loop, _SGDConfig, _SGDState, _Trainable
-from ._validation import _check_labels
+from ._sgd import _SGDState, _Trainable
 from .losses import _KERNELS, _loss_and_grad, _penalty_split
 
 __all__ = ["HingeLinear", "SoftmaxLinear"]
-
-_FLOATS = [np.float64, np.float32]
 
 _SGD_PARAMETERS_DOC = """\
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
@@ -226,7 +215,7 @@ def _l1_proximal_step(coef, optimizer, scratch, step):
         optimizer.velocities[0] -= scratch
 
 
-class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
+class _BaseSGDLinear(_MinibatchClassifier):
     """Linear classifier ``argmax_k coef_[k] @ x + intercept_[k]`` trained by SGD.
 
     Subclasses choose the loss through ``_loss_kernel``.
@@ -323,9 +312,9 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
             fit_intercept=self.fit_intercept,
         )
 
-    def _new_state(self, coef, intercept):
+    def _new_state(self):
         """A fresh optimizer at ``learning_rate_init``."""
-        params = self._model(coef, intercept).params
+        params = self._model(self.coef_, self.intercept_).params
         if self.solver == "adam":
             optimizer = _make_optimizer("adam", params, self.learning_rate_init)
         else:
@@ -338,213 +327,39 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
             )
         return _SGDState(optimizer=optimizer)
 
-    def _validate_training_data(self, X, y, sample_weight, *, reset):
-        X, y = validate_data(self, X, y, dtype=_FLOATS, order="C", reset=reset)
-        _check_labels(y, "y")
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-            )
-        return X, y, sample_weight
-
-    def _start(self, n_classes, n_features, dtype):
+    def _initialise(self, X, sample_weight):
         """Zero weights and a fresh optimizer state."""
-        self.coef_ = np.zeros((n_classes, n_features), dtype=dtype)
-        self.intercept_ = np.zeros(n_classes, dtype=dtype)
-        self._sgd_state = self._new_state(self.coef_, self.intercept_)
+        self.coef_ = np.zeros((len(self.classes_), X.shape[1]), dtype=X.dtype)
+        self.intercept_ = np.zeros(len(self.classes_), dtype=X.dtype)
+        self._sgd_state = self._new_state()
 
-    def _train(self, X, y_idx, sample_weight, *, incremental):
-        """Run the training loop on the fitted weights and publish the attributes."""
-        # The loop updates C-contiguous arrays of X's dtype in place; weights
-        # set or cast by the user since the last call are brought to that form.
-        coef = np.require(self.coef_, dtype=X.dtype, requirements=["C", "W"])
-        intercept = np.require(self.intercept_, dtype=X.dtype, requirements=["C", "W"])
-        state = self._sgd_state
-        if any(a.dtype != X.dtype for a in state.optimizer.state_arrays()):
-            state.optimizer.astype(X.dtype)
-        try:
-            _fit_loop(
-                self._model(coef, intercept),
-                X,
-                y_idx,
-                sample_weight,
-                state=state,
-                config=_SGDConfig.from_params(self.get_params()),
-                rng=self._random_state,
-                incremental=incremental,
-            )
-        finally:
-            # Also on divergence: the loop has restored finite weights.
-            self.coef_, self.intercept_ = coef, intercept
-            self.n_iter_ = state.n_iter
-            self.t_ = state.t
-            self.loss_curve_ = state.loss_curve
-            self.best_loss_ = None if self.early_stopping else state.best_loss
-            self.validation_scores_ = state.validation_scores
-            self.best_validation_score_ = state.best_validation_score
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model by minibatch SGD over up to ``max_iter`` epochs.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training samples; float32 input trains in float32.
-        y : array-like of shape (n_samples,)
-            Class labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; the data loss becomes their weighted mean.
-
-        Returns
-        -------
-        self : object
-            The fitted classifier.
-        """
-        warm = self.warm_start and hasattr(self, "coef_")
-        X, y, sample_weight = self._validate_training_data(
-            X, y, sample_weight, reset=True
-        )
-        classes, y_idx = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes; "
-                f"got 1 class: {classes[0]!r}."
-            )
-        if sample_weight is not None:
-            weighted = np.unique(y_idx[sample_weight > 0])
-            if len(weighted) < 2:
-                raise ValueError(
-                    "sample_weight is positive for samples of only 1 class "
-                    f"({classes[weighted[0]]!r}); at least 2 classes are needed."
-                )
-        if warm and not np.array_equal(classes, self.classes_):
-            raise ValueError(
-                "warm_start needs y to have the classes of the previous fit; "
-                f"previously {self.classes_.tolist()}, now {classes.tolist()}."
-            )
-        if warm and self.coef_.shape[1] != X.shape[1]:
+    def _check_warm_start(self, X):
+        if self.coef_.shape[1] != X.shape[1]:
             raise ValueError(
                 f"warm_start needs X to have the {self.coef_.shape[1]} features "
                 f"of the previous fit; got {X.shape[1]}."
             )
-        self.classes_ = classes
-        self._random_state = check_random_state(self.random_state)
-        if warm:
-            # A new fit starts with zero velocities and learning_rate_init, as
-            # MLPClassifier does; samples seen and the loss curve carry on.
-            state = self._new_state(self.coef_, self.intercept_)
-            state.t, state.loss_curve = self._sgd_state.t, self._sgd_state.loss_curve
-            self._sgd_state = state
-        else:
-            self._start(len(classes), X.shape[1], X.dtype)
-        return self._train(X, y_idx, sample_weight, incremental=False)
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """Run one epoch of minibatch SGD over the given samples.
+    def _trainable(self, dtype):
+        # The loop updates C-contiguous arrays of X's dtype in place; weights
+        # set or cast by the user since the last call are brought to that form.
+        coef = np.require(self.coef_, dtype=dtype, requirements=["C", "W"])
+        intercept = np.require(self.intercept_, dtype=dtype, requirements=["C", "W"])
+        optimizer = self._sgd_state.optimizer
+        if any(a.dtype != dtype for a in optimizer.state_arrays()):
+            optimizer.astype(dtype)
+        return self._model(coef, intercept)
 
-        The first call starts from zero weights and needs ``classes``; later
-        calls continue from the current weights, optimizer state and learning
-        rate. ``early_stopping``, ``max_iter``, ``tol`` and
-        ``n_iter_no_change`` do not apply.
+    def _publish(self, model):
+        self.coef_, self.intercept_ = model.coef, model.intercept
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training samples.
-        y : array-like of shape (n_samples,)
-            Class labels, all among ``classes``.
-        classes : array-like of shape (n_classes,), default=None
-            Every class that may ever appear in ``y``. Required on the first
-            call; if given later it must equal ``classes_``.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; the data loss becomes their weighted mean.
+    def _training_dtype(self):
+        return self.coef_.dtype
 
-        Returns
-        -------
-        self : object
-            The updated classifier.
-        """
-        first = not hasattr(self, "coef_")
-        if first and classes is None:
-            raise ValueError("classes must be passed on the first call to partial_fit.")
-        X, y, sample_weight = self._validate_training_data(
-            X, y, sample_weight, reset=first
-        )
-        if classes is not None:
-            classes = np.asarray(classes)
-            _check_labels(classes, "classes")
-            classes = np.unique(classes)
-            if first and len(classes) < 2:
-                raise ValueError(
-                    f"classes must hold at least 2 classes; got {classes.tolist()}."
-                )
-            if not first and not np.array_equal(classes, self.classes_):
-                raise ValueError(
-                    f"classes={classes.tolist()} differs from the classes of the "
-                    f"first call to partial_fit, {self.classes_.tolist()}."
-                )
-        if first:
-            self.classes_ = classes
-        unknown = np.setdiff1d(y, self.classes_)
-        if unknown.size:
-            raise ValueError(
-                f"y contains labels not in classes_ {self.classes_.tolist()}: "
-                f"{unknown.tolist()}."
-            )
-        y_idx = np.searchsorted(self.classes_, y)
-        if first:
-            self._random_state = check_random_state(self.random_state)
-            self._start(len(self.classes_), X.shape[1], X.dtype)
-        else:
-            X = X.astype(self.coef_.dtype, copy=False)
-        return self._train(X, y_idx, sample_weight, incremental=True)
-
-    def _scores(self, X):
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOATS, reset=False)
+    def _raw_scores(self, X):
         scores = X @ self.coef_.T
         scores += self.intercept_
         return scores
-
-    def decision_function(self, X):
-        """Class scores ``X @ coef_.T + intercept_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            With two classes, scikit-learn's binary convention: the score of
-            ``classes_[1]`` minus that of ``classes_[0]`` (positive means
-            ``classes_[1]``). Otherwise one column per class.
-        """
-        scores = self._scores(X)
-        if scores.shape[1] == 2:
-            return scores[:, 1] - scores[:, 0]
-        return scores
-
-    def predict(self, X):
-        """Class of the highest score.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Predicted labels, from ``classes_``.
-        """
-        scores = self.decision_function(X)
-        idx = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(1)
-        return self.classes_[idx]
 
 
 @_fill_doc(learning_rate_init=0.03)
@@ -615,35 +430,8 @@ class SoftmaxLinear(_BaseSGDLinear):
     def _loss_kernel(self):
         return _KERNELS["softmax"], {}
 
-    def predict_proba(self, X):
-        """Class probabilities, the softmax of the scores.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probability of each class in ``classes_``.
-        """
-        return softmax(self._scores(X), copy=False)
-
-    def predict_log_proba(self, X):
-        """Logarithm of the class probabilities, computed stably.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            Log-probability of each class in ``classes_``.
-        """
-        return log_softmax(self._scores(X), axis=1)
+    def _has_proba(self):
+        return True
 
 
 @_fill_doc(learning_rate_init=0.01)

@@ -11,21 +11,11 @@ from numbers import Integral, Real
 
 import numpy as np
 from numba import njit
-from scipy.special import log_softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.extmath import softmax
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
 
+from ._minibatch import _MinibatchClassifier
 from ._optim import _make_optimizer
-from ._sgd import _fit_loop, _SGDConfig, _SGDState, _Trainable
-from ._validation import _check_labels
+from ._sgd import _SGDState, _Trainable
 from .layers import (
     _bias_relu_kernel,
     _relu_backward_bias_kernel,
@@ -298,7 +288,7 @@ class _Network(_Trainable):
         return float(np.average(hit, weights=sample_weight))
 
 
-class NeuralNet(ClassifierMixin, BaseEstimator):
+class NeuralNet(_MinibatchClassifier):
     """Fully connected neural network classifier trained by backpropagation.
 
     Hidden layers ``affine -> [batch norm] -> activation -> [dropout]``,
@@ -429,12 +419,17 @@ class NeuralNet(ClassifierMixin, BaseEstimator):
     >>> from sklearn.datasets import load_digits
     >>> from skcv import NeuralNet
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = NeuralNet(hidden_layer_sizes=(50,), max_iter=30, random_state=0)
+    >>> clf = NeuralNet(random_state=0)
     >>> clf.fit(X[:1500], y[:1500]).score(X[1500:], y[1500:]) > 0.9
     True
+    >>> clf.n_iter_ < clf.max_iter  # stopped: the loss no longer improved
+    True
     >>> [W.shape for W in clf.coefs_]
-    [(64, 50), (50, 10)]
+    [(64, 100), (100, 10)]
     """
+
+    _dtype = np.float32
+    _initialised_attribute = "coefs_"
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [
@@ -553,7 +548,8 @@ class NeuralNet(ClassifierMixin, BaseEstimator):
             dropout_rng=self._dropout_rng,
         )
 
-    def _new_optimizer(self, params):
+    def _new_state(self):
+        params = self._network().params
         options = {
             "sgd": {"momentum": self.momentum, "nesterov": self.nesterovs_momentum},
             "rmsprop": {"rho": self.beta_2, "epsilon": self.epsilon},
@@ -563,9 +559,12 @@ class NeuralNet(ClassifierMixin, BaseEstimator):
                 "epsilon": self.epsilon,
             },
         }[self.solver]
-        return _make_optimizer(self.solver, params, self.learning_rate_init, **options)
+        optimizer = _make_optimizer(
+            self.solver, params, self.learning_rate_init, **options
+        )
+        return _SGDState(optimizer=optimizer)
 
-    def _initialise(self, X, sample_weight, rng):
+    def _initialise(self, X, sample_weight):
         """Input scaling from the data, He-initialised weights, fresh state."""
         step = max(1, X.shape[0] // _SCALE_ROWS)
         rows = X[::step].astype(np.float64)
@@ -579,6 +578,7 @@ class NeuralNet(ClassifierMixin, BaseEstimator):
         self._input_offset = offset
         self._input_scale = 1.0 / std if std > 0 else 1.0
         # The masks' own stream, kept across partial_fit calls.
+        rng = self._random_state
         self._dropout_rng = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
         net = self._network()
         sizes = net.layer_sizes
@@ -590,230 +590,37 @@ class NeuralNet(ClassifierMixin, BaseEstimator):
             for g in net.gamma:
                 g.fill(1)
         self.coefs_, self.intercepts_, self._bn_params = net.published()
-        self._sgd_state = _SGDState(optimizer=self._new_optimizer(net.params))
+        self._sgd_state = self._new_state()
 
-    def _validate_training_data(self, X, y, sample_weight, *, reset):
-        X, y = validate_data(self, X, y, dtype=np.float32, order="C", reset=reset)
-        _check_labels(y, "y")
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+    def _check_warm_start(self, X):
+        if self.coefs_[0].shape[0] != X.shape[1]:
+            raise ValueError(
+                f"warm_start needs X to have the {self.coefs_[0].shape[0]} "
+                f"features of the previous fit; got {X.shape[1]}."
             )
-        return X, y, sample_weight
+        if self._hidden_sizes() != [W.shape[1] for W in self.coefs_[:-1]]:
+            raise ValueError(
+                "warm_start needs the hidden_layer_sizes of the previous fit."
+            )
 
-    def _train(self, X, y_idx, sample_weight, *, incremental):
+    def _trainable(self, dtype):
         net = self._network()
         net.load(self.coefs_, self.intercepts_, self._bn_params)
-        state = self._sgd_state
-        try:
-            _fit_loop(
-                net,
-                X,
-                y_idx,
-                sample_weight,
-                state=state,
-                config=_SGDConfig.from_params(self.get_params()),
-                rng=self._random_state,
-                incremental=incremental,
-            )
-        finally:
-            # Also on divergence: the loop has restored finite weights.
-            self.coefs_, self.intercepts_, self._bn_params = net.published()
-            self.n_iter_ = state.n_iter
-            self.t_ = state.t
-            self.loss_curve_ = state.loss_curve
-            self.best_loss_ = None if self.early_stopping else state.best_loss
-            self.validation_scores_ = state.validation_scores
-            self.best_validation_score_ = state.best_validation_score
-            self.n_layers_ = len(net.layer_sizes)
-            self.n_outputs_ = net.layer_sizes[-1]
-            self.out_activation_ = "softmax" if self.loss == "softmax" else "identity"
-        return self
+        return net
 
-    # ----------------------------------------------------------- public
+    def _publish(self, net):
+        self.coefs_, self.intercepts_, self._bn_params = net.published()
+        self.n_layers_ = len(net.layer_sizes)
+        self.n_outputs_ = net.layer_sizes[-1]
+        self.out_activation_ = "softmax" if self.loss == "softmax" else "identity"
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the network by minibatch training over up to ``max_iter`` epochs.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training samples; converted to float32.
-        y : array-like of shape (n_samples,)
-            Class labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; the data loss becomes their weighted mean.
-
-        Returns
-        -------
-        self : object
-            The fitted classifier.
-        """
-        warm = self.warm_start and hasattr(self, "coefs_")
-        X, y, sample_weight = self._validate_training_data(
-            X, y, sample_weight, reset=not warm
-        )
-        classes, y_idx = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes; "
-                f"got 1 class: {classes[0]!r}."
-            )
-        if warm and not np.array_equal(classes, self.classes_):
-            raise ValueError(
-                "warm_start needs y to have the classes of the previous fit; "
-                f"previously {self.classes_.tolist()}, now {classes.tolist()}."
-            )
-        self._random_state = check_random_state(self.random_state)
-        if warm:
-            if self._hidden_sizes() != [W.shape[1] for W in self.coefs_[:-1]]:
-                raise ValueError(
-                    "warm_start needs the hidden_layer_sizes of the previous fit."
-                )
-            # A new fit starts with a fresh optimizer, as MLPClassifier does;
-            # samples seen and the loss curve carry on.
-            old = self._sgd_state
-            net = self._network()
-            self._sgd_state = _SGDState(
-                optimizer=self._new_optimizer(net.params),
-                t=old.t,
-                loss_curve=old.loss_curve,
-            )
-        else:
-            self.classes_ = classes
-            self._initialise(X, sample_weight, self._random_state)
-        return self._train(X, y_idx, sample_weight, incremental=False)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """Run one epoch over the given samples.
-
-        The first call initialises the network and needs ``classes``; later
-        calls continue with the current weights and optimizer state.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training samples.
-        y : array-like of shape (n_samples,)
-            Class labels, all among ``classes``.
-        classes : array-like of shape (n_classes,), default=None
-            Every class that may appear in ``y``; required on the first call.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights.
-
-        Returns
-        -------
-        self : object
-            The updated classifier.
-        """
-        first = not hasattr(self, "coefs_")
-        if first and classes is None:
-            raise ValueError("classes must be passed on the first call to partial_fit.")
-        X, y, sample_weight = self._validate_training_data(
-            X, y, sample_weight, reset=first
-        )
-        if classes is not None:
-            classes = np.asarray(classes)
-            _check_labels(classes, "classes")
-            classes = np.unique(classes)
-            if first and len(classes) < 2:
-                raise ValueError(
-                    f"classes must hold at least 2 classes; got {classes.tolist()}."
-                )
-            if not first and not np.array_equal(classes, self.classes_):
-                raise ValueError(
-                    f"classes={classes.tolist()} differs from the classes of the "
-                    f"first call to partial_fit, {self.classes_.tolist()}."
-                )
-        if first:
-            self.classes_ = classes
-        unknown = np.setdiff1d(y, self.classes_)
-        if unknown.size:
-            raise ValueError(
-                f"y contains labels not in classes_ {self.classes_.tolist()}: "
-                f"{unknown.tolist()}."
-            )
-        y_idx = np.searchsorted(self.classes_, y)
-        if first:
-            self._random_state = check_random_state(self.random_state)
-            self._initialise(X, sample_weight, self._random_state)
-        return self._train(X, y_idx, sample_weight, incremental=True)
-
-    def _scores(self, X):
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+    def _raw_scores(self, X):
         return _network_scores(
             X, self.coefs_, self.intercepts_, self.activation, self._bn_params
         )
 
-    def decision_function(self, X):
-        """Class scores of the output layer.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            With two classes, the score of ``classes_[1]`` minus that of
-            ``classes_[0]``; otherwise one column per class.
-        """
-        scores = self._scores(X)
-        if scores.shape[1] == 2:
-            return scores[:, 1] - scores[:, 0]
-        return scores
-
-    def predict(self, X):
-        """Class of the highest score.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Predicted labels.
-        """
-        scores = self._scores(X)
-        return self.classes_[scores.argmax(axis=1)]
-
-    def _is_softmax(self):
+    def _has_proba(self):
         return self.loss == "softmax"
 
-    @available_if(_is_softmax)
-    def predict_proba(self, X):
-        """Class probabilities, the softmax of the scores (``loss="softmax"``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probability of each class in ``classes_``.
-        """
-        return softmax(self._scores(X).astype(np.float64), copy=False)
-
-    @available_if(_is_softmax)
-    def predict_log_proba(self, X):
-        """Logarithm of the class probabilities, computed stably.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            Log-probability of each class in ``classes_``.
-        """
-        return log_softmax(self._scores(X).astype(np.float64), axis=1)
+    def _training_dtype(self):
+        return np.dtype(np.float32)
