@@ -218,22 +218,41 @@ def _batch_size(config, n_samples):
     return min(config.batch_size, n_samples)
 
 
+def _record_score(progress, score, tol):
+    """The stopping rule on a validation score; True if it is a new best.
+
+    ``progress`` has ``best_validation_score`` and ``no_improvement_count``
+    (an :class:`_SGDState`, or the online loop of ``AugmentedClassifier``).
+    An epoch improves when it beats the best by at least ``tol``.
+    """
+    best = progress.best_validation_score
+    best = -np.inf if best is None else best
+    improved = score >= best + tol
+    progress.no_improvement_count = 0 if improved else progress.no_improvement_count + 1
+    if score > best:
+        progress.best_validation_score = score
+        return True
+    return False
+
+
+def _record_loss(progress, loss, tol):
+    """The stopping rule on the training loss (``best_loss``)."""
+    improved = loss <= progress.best_loss - tol
+    progress.best_loss = min(progress.best_loss, loss)
+    progress.no_improvement_count = 0 if improved else progress.no_improvement_count + 1
+
+
 def _update_stopping(state, model, config, validation, best):
-    """Record the epoch for the stopping rule; True if it did not improve."""
+    """Record the epoch for the stopping rule; keep the best weights."""
     if validation is not None:
         score = model.score(*validation)
         state.validation_scores.append(score)
         if config.verbose:
             print(f"Validation score: {score:f}")
-        improved = score >= state.best_validation_score + config.tol
-        if score > state.best_validation_score:
-            state.best_validation_score = score
+        if _record_score(state, score, config.tol):
             _restore(best, _saved_arrays(model))
     else:
-        loss = state.loss_curve[-1]
-        improved = loss <= state.best_loss - config.tol
-        state.best_loss = min(state.best_loss, loss)
-    state.no_improvement_count = 0 if improved else state.no_improvement_count + 1
+        _record_loss(state, state.loss_curve[-1], config.tol)
 
 
 def _saved_arrays(model):
