@@ -78,6 +78,7 @@ class _MinibatchClassifier(ClassifierMixin, BaseEstimator):
             self.loss_curve_ = state.loss_curve
             self.best_loss_ = None if self.early_stopping else state.best_loss
             self.validation_scores_ = state.validation_scores
+            self.train_scores_ = state.train_scores
             self.best_validation_score_ = state.best_validation_score
         return self
 

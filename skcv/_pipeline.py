@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from .augment import AugmentedClassifier, ImageAugmenter
 from .linear import HingeLinear, SoftmaxLinear
 from .neighbors import NearestNeighbor
+from .neural_network import NeuralNet
 from .preprocessing import PixelFlatten
 
 
@@ -77,6 +78,17 @@ MODELS = {
         },
         linear=True,
         scale=True,
+    ),
+    # 2 x 2 points; early stopping gives the report its per-epoch training
+    # and validation accuracy, and stops each fit once it has converged.
+    "net": ModelSpec(
+        name="net",
+        title="neural network (one hidden ReLU layer)",
+        make=NeuralNet,
+        grid={"hidden_layer_sizes": [50, 200], "alpha": [1e-4, 1e-2]},
+        linear=True,
+        scale=True,
+        fixed={"early_stopping": True},
     ),
 }
 

@@ -128,6 +128,7 @@ class _SGDState:
     loss_curve: list = field(default_factory=list)
     best_loss: float = np.inf
     validation_scores: list | None = None
+    train_scores: list | None = None
     best_validation_score: float | None = None
     no_improvement_count: int = 0
 
@@ -242,11 +243,12 @@ def _record_loss(progress, loss, tol):
     progress.no_improvement_count = 0 if improved else progress.no_improvement_count + 1
 
 
-def _update_stopping(state, model, config, validation, best):
+def _update_stopping(state, model, config, validation, best, train_sample):
     """Record the epoch for the stopping rule; keep the best weights."""
     if validation is not None:
         score = model.score(*validation)
         state.validation_scores.append(score)
+        state.train_scores.append(model.score(*train_sample))
         if config.verbose:
             print(f"Validation score: {score:f}")
         if _record_score(state, score, config.tol):
@@ -330,10 +332,21 @@ def _fit_loop_unlimited(model, X, y, sample_weight, *, state, config, rng, incre
         state.no_improvement_count = 0
         state.best_loss = np.inf
         state.validation_scores = [] if early_stopping else None
+        state.train_scores = [] if early_stopping else None
         state.best_validation_score = -np.inf if early_stopping else None
+    train_sample = None
     if early_stopping:
         X, y, weight, validation = _split_validation(X, y, weight, config, rng)
         best = [a.copy() for a in _saved_arrays(model)]
+        # Training accuracy beside the validation accuracy, on as many
+        # training rows (evenly spaced) as there are validation rows: a
+        # learning curve that costs a small share of an epoch.
+        step = max(1, len(y) // len(validation[1]))
+        train_sample = (
+            X[::step],
+            y[::step],
+            None if weight is None else weight[::step],
+        )
 
     n_samples = X.shape[0]
     batch_size = _batch_size(config, n_samples)
@@ -387,7 +400,7 @@ def _fit_loop_unlimited(model, X, y, sample_weight, *, state, config, rng, incre
                 last_lr = optimizer.learning_rate
                 if incremental:
                     break
-                _update_stopping(state, model, config, validation, best)
+                _update_stopping(state, model, config, validation, best, train_sample)
                 if state.no_improvement_count > config.n_iter_no_change:
                     what = "Validation score" if early_stopping else "Training loss"
                     msg = (

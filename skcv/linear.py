@@ -99,6 +99,10 @@ _SGD_ATTRIBUTES_DOC = """\
     validation_scores_ : list of float or None
         Validation accuracy after each epoch with ``early_stopping``, else
         None.
+    train_scores_ : list of float or None
+        With ``early_stopping``, the accuracy after each epoch on as many
+        evenly spaced training rows as there are validation rows, to draw
+        beside ``validation_scores_``; else None.
     best_validation_score_ : float or None
         Best of ``validation_scores_``, the epoch whose weights were kept;
         None without ``early_stopping``.

@@ -382,6 +382,10 @@ class NeuralNet(_MinibatchClassifier):
         ``early_stopping``.
     validation_scores_ : list of float or None
         Validation accuracy of each epoch with ``early_stopping``.
+    train_scores_ : list of float or None
+        With ``early_stopping``, the accuracy after each epoch on as many
+        evenly spaced training rows as there are validation rows, to draw
+        beside ``validation_scores_``; else None.
     best_validation_score_ : float or None
         Best of ``validation_scores_``.
     n_features_in_ : int
