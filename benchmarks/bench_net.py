@@ -18,9 +18,10 @@ torch is optional: its rows are skipped when it is not installed
 (``pip install -e ".[bench,bench-torch]"``). It is imported first, before
 numba starts any threads.
 
-Run ``python benchmarks/bench_net.py`` (about 10 minutes on 2 cores) or
-``--quick`` (one repeat, 15,000 MNIST training images, the first section
-only, about a minute).
+Run ``python benchmarks/bench_net.py`` (about 10 minutes on 2 quiet cores)
+or ``--quick`` (one repeat, 15,000 MNIST training images, the first section
+only, about a minute); ``--only``, ``--threads`` and ``--repeat`` select
+sections, thread counts and repeats.
 """
 
 try:  # Before numba (imported by skcv) starts its threads.
@@ -207,7 +208,7 @@ def compare(title, hidden, epochs, X, y, Xt, yt, *, threads, repeat, peers):
     return summary
 
 
-def cifar(repeat, peers):
+def cifar(repeat, peers, threads):
     X, y, source = load_cifar10()
     X_train, X_test, y_train, y_test = train_test_split(
         X[:10_000], y[:10_000], train_size=8000, stratify=y[:10_000], random_state=0
@@ -223,7 +224,7 @@ def cifar(repeat, peers):
         y_train,
         X_test,
         y_test,
-        threads=[2],
+        threads=threads,
         repeat=repeat,
         peers=peers,
     )
@@ -233,13 +234,25 @@ def cifar(repeat, peers):
     )
 
 
+SECTIONS = ("mnist100", "mnist512", "mnist2layers", "cifar")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--only", help=f"comma list of sections: {','.join(SECTIONS)} (default: all)"
+    )
+    parser.add_argument(
+        "--threads", default="1,2", help="comma list of thread counts (default 1,2)"
+    )
+    parser.add_argument("--repeat", type=int, help="repeats (default 3, 1 if quick)")
     args = parser.parse_args()
+    sections = args.only.split(",") if args.only else list(SECTIONS)
+    threads = [int(n) for n in args.threads.split(",")]
     warnings.simplefilter("ignore", ConvergenceWarning)
     print_header("NeuralNet benchmark")
-    repeat = 1 if args.quick else 3
+    repeat = args.repeat or (1 if args.quick else 3)
     n_train = 15_000 if args.quick else 60_000
     X, y, Xt, yt, source = load_mnist(n_train=n_train)
     X, Xt = _standardised(X, Xt)
@@ -251,36 +264,24 @@ def main():
         print("torch is not installed: its rows are skipped.\n")
     # Warm the compiled kernels outside the timings.
     _fit_skcv((10,), 1, X[:500], y[:500], Xt[:10], yt[:10])
-    compare(
-        "MNIST 784-100-10, 10 epochs",
-        (100,),
-        10,
-        X,
-        y,
-        Xt,
-        yt,
-        threads=[1, 2],
-        repeat=repeat,
-        peers=peers,
-    )
+    common = {"threads": threads, "repeat": repeat}
+    if "mnist100" in sections:
+        compare(
+            "MNIST 784-100-10, 10 epochs", (100,), 10, X, y, Xt, yt,
+            peers=peers, **common,
+        )  # fmt: skip
     if args.quick:
         return
     fast_peers = {k: v for k, v in peers.items() if not k.startswith("sklearn")}
-    for hidden in [(512,), (256, 128)]:
-        title = "-".join(map(str, [784, *hidden, 10]))
-        compare(
-            f"MNIST {title}, 10 epochs",
-            hidden,
-            10,
-            X,
-            y,
-            Xt,
-            yt,
-            threads=[1, 2],
-            repeat=repeat,
-            peers=fast_peers,
-        )
-    cifar(repeat, fast_peers)
+    for section, hidden in [("mnist512", (512,)), ("mnist2layers", (256, 128))]:
+        if section in sections:
+            title = "-".join(map(str, [784, *hidden, 10]))
+            compare(
+                f"MNIST {title}, 10 epochs", hidden, 10, X, y, Xt, yt,
+                peers=fast_peers, **common,
+            )  # fmt: skip
+    if "cifar" in sections:
+        cifar(repeat, fast_peers, threads)
 
 
 if __name__ == "__main__":
