@@ -35,7 +35,7 @@ from sklearn.utils.validation import (
 )
 
 from ._sgd import _fit_loop, _SGDConfig
-from ._validation import _check_labels
+from ._validation import _check_labels, _keeps_state_on_error, _unchanged_on_error
 
 
 class _MinibatchClassifier(ClassifierMixin, BaseEstimator):
@@ -82,6 +82,36 @@ class _MinibatchClassifier(ClassifierMixin, BaseEstimator):
             self.best_validation_score_ = state.best_validation_score
         return self
 
+    def _check_fit_data(self, X, y, sample_weight):
+        """Validate the data of ``fit``; set ``classes_`` once all checks pass."""
+        warm = self.warm_start and hasattr(self, self._initialised_attribute)
+        X, y, sample_weight = self._validate_training_data(
+            X, y, sample_weight, reset=True
+        )
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes; "
+                f"got 1 class: {classes.tolist()[0]!r}."
+            )
+        if sample_weight is not None:
+            weighted = np.unique(y_idx[sample_weight > 0])
+            if len(weighted) < 2:
+                raise ValueError(
+                    "sample_weight is positive for samples of only 1 class "
+                    f"({classes.tolist()[weighted[0]]!r}); at least 2 classes are "
+                    "needed."
+                )
+        if warm:
+            if not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    "warm_start needs y to have the classes of the previous fit; "
+                    f"previously {self.classes_.tolist()}, now {classes.tolist()}."
+                )
+            self._check_warm_start(X)
+        self.classes_ = classes
+        return X, y_idx, sample_weight, warm
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model by minibatch training over up to ``max_iter`` epochs.
@@ -100,31 +130,10 @@ class _MinibatchClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted classifier.
         """
-        warm = self.warm_start and hasattr(self, self._initialised_attribute)
-        X, y, sample_weight = self._validate_training_data(
-            X, y, sample_weight, reset=True
-        )
-        classes, y_idx = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes; "
-                f"got 1 class: {classes[0]!r}."
-            )
-        if sample_weight is not None:
-            weighted = np.unique(y_idx[sample_weight > 0])
-            if len(weighted) < 2:
-                raise ValueError(
-                    "sample_weight is positive for samples of only 1 class "
-                    f"({classes[weighted[0]]!r}); at least 2 classes are needed."
-                )
-        if warm:
-            if not np.array_equal(classes, self.classes_):
-                raise ValueError(
-                    "warm_start needs y to have the classes of the previous fit; "
-                    f"previously {self.classes_.tolist()}, now {classes.tolist()}."
-                )
-            self._check_warm_start(X)
-        self.classes_ = classes
+        # Rejected by a check, the fit leaves the model as it was; failing
+        # while training, it keeps the last finished epoch.
+        with _unchanged_on_error(self):
+            X, y_idx, sample_weight, warm = self._check_fit_data(X, y, sample_weight)
         self._random_state = check_random_state(self.random_state)
         if warm:
             # A new fit starts with a fresh optimizer at learning_rate_init, as
@@ -137,6 +146,9 @@ class _MinibatchClassifier(ClassifierMixin, BaseEstimator):
         return self._train(X, y_idx, sample_weight, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    # Whether rejected or failing while training (which restores the weights
+    # of before the call), the call leaves the model as it was.
+    @_keeps_state_on_error
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Run one epoch over the given samples.
 

@@ -24,6 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from ._threadpool import _limit_blas_threads
+from ._validation import _sentence
 
 
 class _Trainable:
@@ -83,6 +84,17 @@ class _Trainable:
     def penalty(self):
         """The penalty ``R`` at the current parameters."""
         return 0.0
+
+    def zero_score_loss(self):
+        """The loss of all-zero scores, the loss of knowing nothing.
+
+        Models with an output ``kernel`` of ``skcv.losses`` (and its
+        ``kernel_kwargs``) over ``n_classes`` classes get it from there.
+        """
+        scores = np.zeros((self.n_classes, 1), dtype=self.dtype)
+        return self.kernel(
+            scores, np.zeros(1, np.intp), self.dtype.type(1), **self.kernel_kwargs
+        )
 
     def score(self, X, y, sample_weight):
         """(Weighted) accuracy on class indices ``y``."""
@@ -200,8 +212,9 @@ def _split_validation(X, y, weight, config, rng):
         raise ValueError(
             "early_stopping=True sets aside a stratified validation set of "
             f"validation_fraction={config.validation_fraction} of the samples, "
-            f"which is impossible here: {exc} Increase validation_fraction or "
-            "the number of samples, or set early_stopping=False."
+            f"which is impossible here: {_sentence(exc)} Increase "
+            "validation_fraction or the number of samples, or set "
+            "early_stopping=False."
         ) from None
     X_train, X_val, y_train, y_val = parts[:4]
     w_train, w_val = (None, None) if weight is None else parts[4:]
@@ -270,6 +283,40 @@ def _is_finite(objective, arrays):
     return bool(np.isfinite(objective)) and all(np.isfinite(a).all() for a in arrays)
 
 
+# An epoch whose objective exceeds this many times the reference of
+# _divergence_reference counts as divergence: healthy training never comes
+# near it, while a step size that diverges multiplies the loss by far more
+# within an epoch or two (SoftmaxLinear(learning_rate_init=1e6) on the
+# standardised digits: 2.5e40, then 6.5e76).
+_DIVERGENCE_FACTOR = 1e4
+
+
+def _divergence_reference(state, model):
+    """The larger of the all-zero model's loss and the first recorded epoch's.
+
+    The loss of zero scores (log K for softmax, delta (K - 1) or delta for
+    the hinges) is the loss of knowing nothing; the first epoch's objective
+    allows for features on a large scale, whose first epoch lands far above
+    it while training goes well.
+    """
+    if not state.loss_curve:
+        return np.inf
+    return max(model.zero_score_loss(), state.loss_curve[0])
+
+
+def _divergence(objective, model, state):
+    """What went wrong in the epoch, or None if it did not diverge."""
+    if not _is_finite(objective, model.params):
+        return "the loss or the weights became infinite or NaN"
+    reference = _divergence_reference(state, model)
+    if objective > _DIVERGENCE_FACTOR * reference:
+        return (
+            f"the loss grew to {objective:.3g}, more than "
+            f"{_DIVERGENCE_FACTOR:.0e} times {reference:.3g}"
+        )
+    return None
+
+
 def _fit_loop(model, X, y, sample_weight, *, state, config, rng, incremental):
     """Train ``model`` in place by minibatch stochastic gradient descent.
 
@@ -299,8 +346,10 @@ def _fit_loop(model, X, y, sample_weight, *, state, config, rng, incremental):
         When the loss or the parameters become non-finite. The parameters
         then hold those of the last finished epoch.
     KeyboardInterrupt
-        Passed on when ``incremental``, after restoring the parameters of
-        before the call; otherwise training stops with a warning.
+        Passed on, after restoring the parameters and optimizer state of the
+        last finished epoch (of before the call when ``incremental``). A
+        search or any other meta-estimator must never score a fit that was
+        cut short, so the interrupt is not turned into a warning.
     """
     # The products of a minibatch are small: BLAS threads gain little on them,
     # and on a busy machine their spin-waits make an epoch several times
@@ -377,15 +426,16 @@ def _fit_loop_unlimited(model, X, y, sample_weight, *, state, config, rng, incre
                     config.shuffle,
                 )
                 objective = data_loss + model.penalty()
-                if not _is_finite(objective, model.params):
+                what = _divergence(objective, model, state)
+                if what is not None:
                     _restore(arrays, last)
                     optimizer.learning_rate = last_lr
                     epoch = len(state.loss_curve) + 1
                     raise ValueError(
-                        f"SGD diverged in epoch {epoch}: the loss or the "
-                        "weights became infinite or NaN. The weights of the last "
-                        "finished epoch were kept. Lower learning_rate_init or "
-                        "alpha, or scale the features (e.g. with StandardScaler)."
+                        f"SGD diverged in epoch {epoch}: {what}. The weights of "
+                        "the last finished epoch were kept. Lower "
+                        "learning_rate_init or alpha, or scale the features "
+                        "(e.g. with StandardScaler)."
                     )
                 _restore(last, arrays)
                 state.n_iter += 1
@@ -421,22 +471,15 @@ def _fit_loop_unlimited(model, X, y, sample_weight, *, state, config, rng, incre
                     if config.verbose:
                         print(
                             msg
-                            + f" Setting learning rate to {optimizer.learning_rate:f}"
+                            + f" Setting learning rate to {optimizer.learning_rate:f}."
                         )
     except KeyboardInterrupt:
+        # Passed on, never turned into a finished fit: GridSearchCV and the
+        # other meta-estimators would score the half-trained model and carry
+        # on (partial_fit's caller, likewise, must stop its own loop).
         _restore(arrays, last)
         optimizer.learning_rate = last_lr
-        if incremental:
-            # partial_fit runs inside the caller's own loop, which must stop
-            # too: swallowing the interrupt would only end this one epoch.
-            raise
-        warnings.warn(
-            f"Training interrupted by user after {state.n_iter} finished "
-            "epoch(s); the weights of the last finished epoch were kept.",
-            UserWarning,
-            stacklevel=7,
-        )
-        stopped = True
+        raise
     if not incremental and not stopped:
         warnings.warn(
             f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) "

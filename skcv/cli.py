@@ -8,6 +8,8 @@ model of each kind, tests it, prints a table and writes a report folder:
 """
 
 import argparse
+import json
+import os
 import shlex
 import sys
 import threading
@@ -50,6 +52,14 @@ def _int_at_least(low):
         return value
 
     return parse
+
+
+def _seed(text):
+    # What numpy.random.RandomState, which seeds every step, accepts.
+    value = _int_at_least(0)(text)
+    if value > 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"must be at most 2**32 - 1, got {value}")
+    return value
 
 
 def _fraction(text):
@@ -181,7 +191,10 @@ def build_parser():
         ),
     )
     search.add_argument(
-        "--seed", type=int, default=0, help="seed of every random step (default: 0)"
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of every random step, 0 to 2**32 - 1 (default: 0)",
     )
     search.add_argument(
         "--n-jobs",
@@ -292,7 +305,15 @@ def _fit_searches(searches, X, y, args, *, file):
             bar.set_description(name)
             start = time.perf_counter()
             arm()
-            search.fit(X, y)
+            try:
+                search.fit(X, y)
+            except ValueError as exc:
+                # A fit that cannot go on (divergence, above all) is the
+                # settings' fault: one line, as for any bad argument.
+                lines = str(exc).strip().splitlines() or [type(exc).__name__]
+                raise UsageError(
+                    f"a fit of the {name} search failed: {lines[0]}"
+                ) from exc
             times[name] = time.perf_counter() - start
             bar.update(1)
     return times
@@ -354,11 +375,9 @@ def run(args, *, argv, stdout=None, stderr=None):
         searches[name] = build_search(
             estimator, grid, cv=args.cv, seed=args.seed, n_jobs=args.n_jobs
         )
+    _check_fold_sizes(searches, prefixes, overrides, X_train, y_train)
     out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out {out}: cannot create the folder: {exc}") from None
+    _check_out(out)
     print(
         f"{data.name}: {len(y_train)} training and {len(y_test)} test images of "
         f"shape {image_shape}, {len(np.unique(y_train))} classes; "
@@ -366,6 +385,8 @@ def run(args, *, argv, stdout=None, stderr=None):
         file=stdout,
         flush=True,
     )
+    # An interrupt (KeyboardInterrupt) leaves here before anything is
+    # written: no search is scored unless it finished.
     search_times = _fit_searches(searches, X_train, y_train, args, file=stderr)
     models = []
     for name, search in searches.items():
@@ -416,11 +437,68 @@ def run(args, *, argv, stdout=None, stderr=None):
         y_test=y_test,
         target_names=data.target_names,
     )
+    _make_out(out)
     summary = _report.write_report(result, out)
     print(_format_table(summary["table"]), file=stdout)
     for note in summary["notes"]:
         print(note, file=stdout)
     print(f"Report: {out / 'report.html'}", file=stdout, flush=True)
+
+
+def _check_fold_sizes(searches, prefixes, overrides, X, y):
+    """Refuse k-NN grid values of ``n_neighbors`` above a training fold's size."""
+    for name, search in searches.items():
+        key = prefixes[name] + "n_neighbors"
+        if key not in search.param_grid:
+            continue
+        n_min = min(len(train) for train, _ in search.cv.split(X, y))
+        too_many = [k for k in search.param_grid[key] if k > n_min]
+        if too_many:
+            if "n_neighbors" in overrides.get(name, {}):
+                where, hint = "--grid", f"use at most {n_min}"
+            else:
+                where = "the default grid's"
+                hint = f"set --grid {name}.n_neighbors to values up to {n_min}"
+            raise UsageError(
+                f"{where} {name}.n_neighbors={too_many[0]}: more than the "
+                f"{n_min} images of the smallest training fold of --cv "
+                f"{search.cv.get_n_splits()}; {hint}"
+            )
+
+
+def _check_out(out):
+    """Refuse an ``--out`` that cannot become a folder, without creating it."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {out}: cannot create the folder: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"--out {out}: cannot create the folder: {existing} is not writable"
+        )
+
+
+def _make_out(out):
+    """Create ``out`` and remove the files an earlier report put there.
+
+    The pictures differ between runs (models, augmentation), so the ones of an
+    earlier run, listed in its results.json, would otherwise sit beside the
+    new report. Other files are left alone.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create the folder: {exc}") from None
+    try:
+        previous = json.loads((out / "results.json").read_text())
+        stale = [entry["file"] for entry in previous.get("plots", [])]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        stale = []
+    for name in stale:
+        # Only names of files inside out, as a report writes them.
+        if isinstance(name, str) and Path(name).name == name and name.endswith(".png"):
+            (out / name).unlink(missing_ok=True)
 
 
 def main(argv=None):
@@ -434,7 +512,9 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 2 for bad arguments or data that cannot be loaded.
+        0 on success, 2 for bad arguments or data that cannot be loaded,
+        130 when interrupted (Ctrl-C), with one line on stderr and no score
+        of an interrupted fit written.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -447,4 +527,11 @@ def main(argv=None):
     except UsageError as exc:
         print(f"skcv {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
+        print(
+            f"skcv {args.command}: interrupted",
+            file=sys.stderr,
+        )
+        return 130
     return 0

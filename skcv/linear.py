@@ -146,6 +146,7 @@ class _LinearModel(_Trainable):
         self.grads = [np.empty_like(p) for p in self.params]
         self.dtype = coef.dtype
         self.kernel, self.kernel_kwargs = kernel, kernel_kwargs
+        self.n_classes = coef.shape[0]
         self.l1, l2 = _penalty_split(penalty, alpha, l1_ratio)
         self.l2 = [l2, 0.0][: len(self.params)]
         self.scratch = np.empty_like(coef)

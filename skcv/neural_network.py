@@ -124,6 +124,7 @@ class _Network(_Trainable):
         self.dtype = np.dtype(dtype)
         self.activation = activation
         self.kernel, self.kernel_kwargs = _LOSSES[loss]
+        self.n_classes = self.layer_sizes[-1]
         self.alpha = self.dtype.type(alpha)
         self.dropout = float(dropout)
         self.batch_norm = batch_norm
@@ -414,9 +415,9 @@ class NeuralNet(_MinibatchClassifier):
     is folded into ``coefs_[0]`` and ``intercepts_[0]``, which act on the raw
     input.
 
-    If the loss or the weights overflow, ``fit`` raises a ``ValueError`` and
-    keeps the weights of the last finished epoch; an interrupt (Ctrl-C) stops
-    training with a warning, as in :class:`~skcv.SoftmaxLinear`.
+    If the loss or the weights diverge, ``fit`` raises a ``ValueError`` and
+    keeps the weights of the last finished epoch; an interrupt (Ctrl-C)
+    restores them too and is passed on, as in :class:`~skcv.SoftmaxLinear`.
 
     Examples
     --------

@@ -183,8 +183,11 @@ def test_adaptive_schedule_divides_the_rate_by_five(capsys):
     adaptive.fit(X, y)
     assert adaptive.n_iter_ == 1 + 3 + 6 * 3
     out = capsys.readouterr().out
+    # The message ends its sentence with a full stop since issue 15's change.
     rates = [
-        float(line.rsplit(" ", 1)[1]) for line in out.splitlines() if "Setting" in line
+        float(line.rsplit(" ", 1)[1].rstrip("."))
+        for line in out.splitlines()
+        if "Setting" in line
     ]
     np.testing.assert_allclose(rates, 0.01 / 5.0 ** np.arange(1, 7), atol=1e-6)
 
