@@ -33,7 +33,7 @@ from sklearn.utils.validation import (
 )
 
 from ._images import _check_images
-from ._sgd import _record_loss, _record_score
+from ._loop import _record_loss, _record_score
 from ._validation import _check_labels, _keeps_state_on_error, _sentence
 
 __all__ = ["AugmentedClassifier"]

@@ -1,9 +1,9 @@
-"""The public doors of every classifier trained by the loop of ``skcv._sgd``.
+"""The public doors of the classifiers trained by the loop of ``skcv._loop``.
 
 ``fit`` and ``partial_fit`` validate the data and the classes, start or
-continue the model, and hand it to :func:`skcv._sgd._fit_loop`; prediction
-goes through the subclass's scores. A subclass (``skcv.linear``,
-``skcv.neural_network``) supplies the model through a few hooks:
+continue the model, and hand it to :func:`skcv._loop._fit_loop`; prediction
+goes through the subclass's scores. A subclass (``skcv.neural_network``)
+supplies the model through a few hooks:
 
 ``_initialise(X, sample_weight)``
     Fresh parameters and ``self._sgd_state`` (the first ``fit`` or
@@ -34,7 +34,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._sgd import _fit_loop, _SGDConfig
+from ._loop import _fit_loop, _SGDConfig
 from ._validation import _check_labels, _keeps_state_on_error, _unchanged_on_error
 
 

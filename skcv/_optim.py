@@ -9,7 +9,7 @@ rather than by the model in another one.
 Every array keeps its dtype: float32 parameters train in float32.
 
 The step size lives in ``learning_rate``, which the training loop of
-``skcv._sgd`` sets from its schedule; the rules are those of
+``skcv._loop`` sets from its schedule; the rules are those of
 :class:`sklearn.neural_network.MLPClassifier` (SGD with momentum or
 Nesterov's momentum, Adam) plus RMSProp.
 

@@ -9,14 +9,24 @@ shared training loop of ``skcv._sgd`` minimises.
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.special import log_softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import softmax
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
-from ._minibatch import _MinibatchClassifier
-from ._optim import _make_optimizer
-from ._sgd import _SGDState, _Trainable
-from .losses import _KERNELS, _loss_and_grad, _penalty_split
+from ._sgd import _auto_learning_rate, _fit_sgd, _SGDConfig, _SGDState
+from ._validation import _check_labels, _keeps_state_on_error, _unchanged_on_error
+from .losses import _KERNELS
 
 __all__ = ["HingeLinear", "SoftmaxLinear"]
+
+_FLOATS = [np.float64, np.float32]
 
 _SGD_PARAMETERS_DOC = """\
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
@@ -37,25 +47,36 @@ _SGD_PARAMETERS_DOC = """\
         each epoch; "adaptive" divides the rate by 5 whenever the training
         loss (or the validation score, with ``early_stopping``) fails to
         improve by ``tol`` for ``n_iter_no_change`` epochs, and stops once it
-        falls below 1e-6.
-    learning_rate_init : float, default=<learning_rate_init>
-        Initial step size.
+        falls below ``learning_rate_init_ / 10_000``.
+    learning_rate_init : "auto" or float, default="auto"
+        Initial step size. "auto" computes it from the training data, as
+        ``learning_rate_scale / L`` with ``L`` a bound on the curvature of
+        the loss on a minibatch (largest eigenvalue of the centred data's
+        second-moment matrix, plus a minibatch noise term, times the loss's
+        curvature, plus ``alpha``); see :ref:`optimization`. It makes the
+        defaults work whatever the scale of the features. The value used is
+        ``learning_rate_init_``.
+    learning_rate_scale : float, default=1.0
+        Factor on the automatic step; only used with
+        ``learning_rate_init="auto"``. Grid-search it (e.g. 0.3, 1, 3) to
+        tune the step on any data set.
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
+    average : bool or int, default=True
+        Return the average of the SGD iterates (averaged SGD, as
+        ``SGDClassifier(average=True)``) rather than the last one, which
+        the minibatch noise shakes. An int starts averaging once ``t_``
+        reaches it. ``partial_fit`` carries the average on.
     momentum : float, default=0.9
-        Momentum of the updates, in ``[0, 1]`` (``solver="sgd"``).
+        Momentum of the updates, in ``[0, 1]``.
     nesterovs_momentum : bool, default=True
-        Whether to use Nesterov's momentum (``solver="sgd"``).
-    solver : {"sgd", "adam"}, default="sgd"
-        Update rule: SGD with momentum, or Adam (with ``beta_1=0.9``,
-        ``beta_2=0.999``, ``epsilon=1e-8``; a ``learning_rate_init`` near
-        0.001 suits it).
+        Whether to use Nesterov's momentum.
     max_iter : int, default=100
         Maximum number of epochs (passes over the data) of ``fit``.
-    tol : float, default=1e-4
+    tol : float, default=1e-2
         Improvement of the loss (or validation score) below which an epoch
         counts as no improvement.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=2
         ``fit`` stops after more than this many epochs without improvement
         (unless ``learning_rate="adaptive"`` can still lower the rate).
     early_stopping : bool, default=False
@@ -82,8 +103,13 @@ _SGD_ATTRIBUTES_DOC = """\
         One weight row (template) per class, of the dtype of the training
         data (float32 or float64). Unlike scikit-learn's binary linear models
         (``coef_`` of shape (1, n_features)), two classes still give two rows.
+        With ``average``, the average of the iterates.
     intercept_ : ndarray of shape (n_classes,)
         One intercept per class.
+    learning_rate_init_ : float
+        The initial step size used: ``learning_rate_init``, or the automatic
+        step for "auto", computed by ``fit`` and by the first
+        ``partial_fit``.
     n_iter_ : int
         Epochs run by the last call of ``fit`` (1 after ``partial_fit``).
     t_ : int
@@ -99,10 +125,6 @@ _SGD_ATTRIBUTES_DOC = """\
     validation_scores_ : list of float or None
         Validation accuracy after each epoch with ``early_stopping``, else
         None.
-    train_scores_ : list of float or None
-        With ``early_stopping``, the accuracy after each epoch on as many
-        evenly spaced training rows as there are validation rows, to draw
-        beside ``validation_scores_``; else None.
     best_validation_score_ : float or None
         Best of ``validation_scores_``, the epoch whose weights were kept;
         None without ``early_stopping``.
@@ -113,114 +135,18 @@ _SGD_ATTRIBUTES_DOC = """\
         names."""
 
 
-def _fill_doc(*, learning_rate_init):
+def _fill_doc():
     """Put the shared parameter and attribute sections into a class docstring."""
 
     def fill(cls):
         doc = cls.__doc__.replace("    <sgd_parameters>", _SGD_PARAMETERS_DOC)
-        doc = doc.replace("    <sgd_attributes>", _SGD_ATTRIBUTES_DOC)
-        cls.__doc__ = doc.replace("<learning_rate_init>", str(learning_rate_init))
+        cls.__doc__ = doc.replace("    <sgd_attributes>", _SGD_ATTRIBUTES_DOC)
         return cls
 
     return fill
 
 
-class _LinearModel(_Trainable):
-    """A linear model's weights and one batch's loss, for the training loop."""
-
-    def __init__(
-        self,
-        coef,
-        intercept,
-        *,
-        kernel,
-        kernel_kwargs,
-        penalty,
-        alpha,
-        l1_ratio,
-        fit_intercept,
-    ):
-        self.coef, self.intercept = coef, intercept
-        self.fit_intercept = fit_intercept
-        self.params = [coef, intercept] if fit_intercept else [coef]
-        self.grads = [np.empty_like(p) for p in self.params]
-        self.dtype = coef.dtype
-        self.kernel, self.kernel_kwargs = kernel, kernel_kwargs
-        self.n_classes = coef.shape[0]
-        self.l1, l2 = _penalty_split(penalty, alpha, l1_ratio)
-        self.l2 = [l2, 0.0][: len(self.params)]
-        self.scratch = np.empty_like(coef)
-
-    def start(self, batch_size, rng):
-        # Class-major scores of a batch of m samples are the first
-        # n_classes * m numbers, so that a short last batch is contiguous too.
-        self.S = np.empty(self.coef.shape[0] * batch_size, self.dtype)
-
-    def loss_and_grad(self, X, y, coef):
-        m = X.shape[0]
-        return _loss_and_grad(
-            self.kernel,
-            self.coef,
-            self.intercept if self.fit_intercept else None,
-            X,
-            y,
-            coef,
-            self.S[: self.coef.shape[0] * m].reshape(-1, m),
-            self.grads[0],
-            self.grads[1] if self.fit_intercept else None,
-            **self.kernel_kwargs,
-        )
-
-    def after_update(self, optimizer):
-        if self.l1:
-            _l1_proximal_step(
-                self.coef,
-                optimizer,
-                self.scratch,
-                self.dtype.type(optimizer.learning_rate * self.l1),
-            )
-
-    def penalty(self):
-        value = 0.0
-        if self.l2[0]:
-            value += 0.5 * self.l2[0] * float(np.vdot(self.coef, self.coef))
-        if self.l1:
-            value += self.l1 * float(np.abs(self.coef).sum(dtype=np.float64))
-        return value
-
-    def score(self, X, y, sample_weight):
-        scores = X @ self.coef.T
-        scores += self.intercept
-        hit = scores.argmax(axis=1) == y
-        return float(np.average(hit, weights=sample_weight))
-
-
-def _l1_proximal_step(coef, optimizer, scratch, step):
-    """Soft-threshold ``coef`` in place: the proximal step of ``step * ||W||_1``.
-
-    Unlike the subgradient, it reaches exact zeros and does not oscillate
-    around them. It is written as ``w - clip(w, -thr, thr)``.
-
-    With momentum the velocity follows the actual move, thresholding
-    included (as in the iPiano method), or it would keep pushing zeroed
-    weights away from 0. Nesterov's update moves by ``(1 + momentum) * lr``
-    times the current gradient, so its threshold is scaled alike (and the
-    velocity, which carries ``lr`` times the gradient, by the inverse); then
-    the fixed points of the iteration are exactly the minimisers of the
-    objective.
-    """
-    momentum = getattr(optimizer, "momentum", 0.0)
-    scale = 1 + momentum if getattr(optimizer, "nesterov", False) else 1
-    thr = step * scale
-    np.clip(coef, -thr, thr, out=scratch)
-    coef -= scratch
-    if momentum:
-        if scale != 1:
-            scratch *= 1 / scale
-        optimizer.velocities[0] -= scratch
-
-
-class _BaseSGDLinear(_MinibatchClassifier):
+class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
     """Linear classifier ``argmax_k coef_[k] @ x + intercept_[k]`` trained by SGD.
 
     Subclasses choose the loss through ``_loss_kernel``.
@@ -236,11 +162,15 @@ class _BaseSGDLinear(_MinibatchClassifier):
             Interval(Integral, 1, None, closed="left"),
         ],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_init": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+        ],
+        "learning_rate_scale": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
+        "average": ["boolean", Interval(Integral, 0, None, closed="left")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "nesterovs_momentum": ["boolean"],
-        "solver": [StrOptions({"sgd", "adam"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -253,8 +183,6 @@ class _BaseSGDLinear(_MinibatchClassifier):
     }
 
     # These defaults are SoftmaxLinear's, which has no __init__ of its own.
-    # HingeLinear starts with smaller steps: its subgradients jump at the
-    # kinks and, for Weston-Watkins, add up over the wrong classes.
     def __init__(
         self,
         *,
@@ -264,14 +192,15 @@ class _BaseSGDLinear(_MinibatchClassifier):
         fit_intercept=True,
         batch_size=256,
         learning_rate="constant",
-        learning_rate_init=0.03,
+        learning_rate_init="auto",
+        learning_rate_scale=1.0,
         power_t=0.5,
+        average=True,
         momentum=0.9,
         nesterovs_momentum=True,
-        solver="sgd",
         max_iter=100,
-        tol=1e-4,
-        n_iter_no_change=10,
+        tol=1e-2,
+        n_iter_no_change=2,
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
@@ -286,10 +215,11 @@ class _BaseSGDLinear(_MinibatchClassifier):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.learning_rate_scale = learning_rate_scale
         self.power_t = power_t
+        self.average = average
         self.momentum = momentum
         self.nesterovs_momentum = nesterovs_momentum
-        self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -304,70 +234,289 @@ class _BaseSGDLinear(_MinibatchClassifier):
         """Return the ``skcv.losses`` scores kernel and its keyword arguments."""
         raise NotImplementedError
 
-    def _model(self, coef, intercept):
-        kernel, kwargs = self._loss_kernel()
-        return _LinearModel(
-            coef,
-            intercept,
-            kernel=kernel,
-            kernel_kwargs=kwargs,
-            penalty=self.penalty,
-            alpha=self.alpha,
-            l1_ratio=self.l1_ratio,
-            fit_intercept=self.fit_intercept,
+    def _curvature(self):
+        """Bound on the loss's second derivative in the scores (for the step)."""
+        raise NotImplementedError
+
+    def _set_learning_rate(self, X, offset, sample_weight):
+        """Resolve ``learning_rate_init`` into ``learning_rate_init_`` for X."""
+        if self.learning_rate_init == "auto":
+            step = _auto_learning_rate(
+                X,
+                offset,
+                sample_weight,
+                curvature=self._curvature(),
+                alpha=self.alpha,
+                batch_size=200 if self.batch_size == "auto" else self.batch_size,
+            )
+            self.learning_rate_init_ = float(step * self.learning_rate_scale)
+        else:
+            self.learning_rate_init_ = float(self.learning_rate_init)
+
+    def _sgd_config(self):
+        dscores, kwargs = self._loss_kernel()
+        params = {
+            **self.get_params(),
+            "learning_rate_init": self.learning_rate_init_,
+        }
+        fields = _SGDConfig.__dataclass_fields__.keys() - {"dscores", "dscores_kwargs"}
+        return _SGDConfig(
+            dscores=dscores,
+            dscores_kwargs=kwargs,
+            **{name: params[name] for name in fields},
         )
 
-    def _new_state(self):
-        """A fresh optimizer at ``learning_rate_init``."""
-        params = self._model(self.coef_, self.intercept_).params
-        if self.solver == "adam":
-            optimizer = _make_optimizer("adam", params, self.learning_rate_init)
-        else:
-            optimizer = _make_optimizer(
-                "sgd",
-                params,
-                self.learning_rate_init,
-                momentum=self.momentum,
-                nesterov=self.nesterovs_momentum,
+    def _validate_training_data(self, X, y, sample_weight, *, reset):
+        X, y = validate_data(self, X, y, dtype=_FLOATS, order="C", reset=reset)
+        _check_labels(y, "y")
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
-        return _SGDState(optimizer=optimizer)
+        return X, y, sample_weight
 
-    def _initialise(self, X, sample_weight):
+    def _offset(self, X, sample_weight):
+        """What the loop subtracts from the samples: their mean, or None.
+
+        Centring changes nothing but the conditioning (see ``_fit_sgd``).
+        The weighted mean makes integer weights act as repeated rows.
+        """
+        if not self.fit_intercept:
+            return None
+        if sample_weight is None:
+            return X.mean(axis=0, dtype=np.float64).astype(X.dtype)
+        return np.average(X, axis=0, weights=sample_weight).astype(X.dtype)
+
+    def _start(self, n_classes, n_features, dtype):
         """Zero weights and a fresh optimizer state."""
-        self.coef_ = np.zeros((len(self.classes_), X.shape[1]), dtype=X.dtype)
-        self.intercept_ = np.zeros(len(self.classes_), dtype=X.dtype)
-        self._sgd_state = self._new_state()
+        self.coef_ = np.zeros((n_classes, n_features), dtype=dtype)
+        self.intercept_ = np.zeros(n_classes, dtype=dtype)
+        self._sgd_state = _SGDState.zeros_like(
+            self.coef_, self.intercept_, self.learning_rate_init_
+        )
 
-    def _check_warm_start(self, X):
-        if self.coef_.shape[1] != X.shape[1]:
+    def _train(self, X, y_idx, sample_weight, *, incremental, offset=None):
+        """Run the SGD loop on the fitted weights and publish the attributes."""
+        # The loop updates C-contiguous arrays of X's dtype in place; weights
+        # set or cast by the user since the last call are brought to that form.
+        coef = np.require(self.coef_, dtype=X.dtype, requirements=["C", "W"])
+        intercept = np.require(self.intercept_, dtype=X.dtype, requirements=["C", "W"])
+        state = self._sgd_state
+        if state.velocity_coef.dtype != X.dtype:
+            state.velocity_coef = state.velocity_coef.astype(X.dtype)
+            state.velocity_intercept = state.velocity_intercept.astype(X.dtype)
+            for name in ("coef", "intercept", "average_coef", "average_intercept"):
+                if getattr(state, name) is not None:
+                    setattr(state, name, getattr(state, name).astype(X.dtype))
+        try:
+            _fit_sgd(
+                coef,
+                intercept,
+                X,
+                y_idx,
+                sample_weight,
+                state=state,
+                config=self._sgd_config(),
+                rng=self._random_state,
+                incremental=incremental,
+                offset=self._offset(X, sample_weight) if offset is None else offset,
+            )
+        finally:
+            # Also on divergence: the loop has restored finite weights.
+            self.coef_, self.intercept_ = coef, intercept
+            self.n_iter_ = state.n_iter
+            self.t_ = state.t
+            self.loss_curve_ = state.loss_curve
+            self.best_loss_ = None if self.early_stopping else state.best_loss
+            self.validation_scores_ = state.validation_scores
+            self.best_validation_score_ = state.best_validation_score
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model by minibatch SGD over up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training samples; float32 input trains in float32.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; the data loss becomes their weighted mean.
+
+        Returns
+        -------
+        self : object
+            The fitted classifier.
+        """
+        # Rejected by a check, the fit leaves the model as it was; failing
+        # while training, it keeps the last finished epoch (see Notes).
+        with _unchanged_on_error(self):
+            X, y_idx, sample_weight, warm = self._check_fit_data(X, y, sample_weight)
+        self._random_state = check_random_state(self.random_state)
+        offset = self._offset(X, sample_weight)
+        self._set_learning_rate(X, offset, sample_weight)
+        if warm:
+            # A new fit starts with zero velocities and learning_rate_init, as
+            # MLPClassifier does; samples seen and the loss curve carry on.
+            state = _SGDState.zeros_like(
+                self.coef_, self.intercept_, self.learning_rate_init_
+            )
+            state.t, state.loss_curve = self._sgd_state.t, self._sgd_state.loss_curve
+            self._sgd_state = state
+        else:
+            self._start(len(self.classes_), X.shape[1], X.dtype)
+        return self._train(X, y_idx, sample_weight, incremental=False, offset=offset)
+
+    def _check_fit_data(self, X, y, sample_weight):
+        """Validate the data of ``fit``; set ``classes_`` once all checks pass."""
+        warm = self.warm_start and hasattr(self, "coef_")
+        X, y, sample_weight = self._validate_training_data(
+            X, y, sample_weight, reset=True
+        )
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes; "
+                f"got 1 class: {classes.tolist()[0]!r}."
+            )
+        if sample_weight is not None:
+            weighted = np.unique(y_idx[sample_weight > 0])
+            if len(weighted) < 2:
+                raise ValueError(
+                    "sample_weight is positive for samples of only 1 class "
+                    f"({classes.tolist()[weighted[0]]!r}); at least 2 classes are "
+                    "needed."
+                )
+        if warm and not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                "warm_start needs y to have the classes of the previous fit; "
+                f"previously {self.classes_.tolist()}, now {classes.tolist()}."
+            )
+        if warm and self.coef_.shape[1] != X.shape[1]:
             raise ValueError(
                 f"warm_start needs X to have the {self.coef_.shape[1]} features "
                 f"of the previous fit; got {X.shape[1]}."
             )
+        self.classes_ = classes
+        return X, y_idx, sample_weight, warm
 
-    def _trainable(self, dtype):
-        # The loop updates C-contiguous arrays of X's dtype in place; weights
-        # set or cast by the user since the last call are brought to that form.
-        coef = np.require(self.coef_, dtype=dtype, requirements=["C", "W"])
-        intercept = np.require(self.intercept_, dtype=dtype, requirements=["C", "W"])
-        optimizer = self._sgd_state.optimizer
-        if any(a.dtype != dtype for a in optimizer.state_arrays()):
-            optimizer.astype(dtype)
-        return self._model(coef, intercept)
+    @_fit_context(prefer_skip_nested_validation=True)
+    # Whether rejected or failing while training (which restores the weights
+    # of before the call), the call leaves the model as it was.
+    @_keeps_state_on_error
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Run one epoch of minibatch SGD over the given samples.
 
-    def _publish(self, model):
-        self.coef_, self.intercept_ = model.coef, model.intercept
+        The first call starts from zero weights and needs ``classes``; later
+        calls continue from the current weights, optimizer state and learning
+        rate. ``early_stopping``, ``max_iter``, ``tol`` and
+        ``n_iter_no_change`` do not apply.
 
-    def _training_dtype(self):
-        return self.coef_.dtype
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training samples.
+        y : array-like of shape (n_samples,)
+            Class labels, all among ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Every class that may ever appear in ``y``. Required on the first
+            call; if given later it must equal ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; the data loss becomes their weighted mean.
 
-    def _raw_scores(self, X):
+        Returns
+        -------
+        self : object
+            The updated classifier.
+        """
+        first = not hasattr(self, "coef_")
+        if first and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        X, y, sample_weight = self._validate_training_data(
+            X, y, sample_weight, reset=first
+        )
+        if classes is not None:
+            classes = np.asarray(classes)
+            _check_labels(classes, "classes")
+            classes = np.unique(classes)
+            if first and len(classes) < 2:
+                raise ValueError(
+                    f"classes must hold at least 2 classes; got {classes.tolist()}."
+                )
+            if not first and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"classes={classes.tolist()} differs from the classes of the "
+                    f"first call to partial_fit, {self.classes_.tolist()}."
+                )
+        if first:
+            self.classes_ = classes
+        unknown = np.setdiff1d(y, self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y contains labels not in classes_ {self.classes_.tolist()}: "
+                f"{unknown.tolist()}."
+            )
+        y_idx = np.searchsorted(self.classes_, y)
+        if first:
+            self._random_state = check_random_state(self.random_state)
+            # The step is set by the first batch and kept: later calls go on
+            # with the schedule's rate.
+            offset = self._offset(X, sample_weight)
+            self._set_learning_rate(X, offset, sample_weight)
+            self._start(len(self.classes_), X.shape[1], X.dtype)
+        else:
+            X = X.astype(self.coef_.dtype, copy=False)
+            offset = None
+        return self._train(X, y_idx, sample_weight, incremental=True, offset=offset)
+
+    def _scores(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=_FLOATS, reset=False)
         scores = X @ self.coef_.T
         scores += self.intercept_
         return scores
 
+    def decision_function(self, X):
+        """Class scores ``X @ coef_.T + intercept_``.
 
-@_fill_doc(learning_rate_init=0.03)
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            With two classes, scikit-learn's binary convention: the score of
+            ``classes_[1]`` minus that of ``classes_[0]`` (positive means
+            ``classes_[1]``). Otherwise one column per class.
+        """
+        scores = self._scores(X)
+        if scores.shape[1] == 2:
+            return scores[:, 1] - scores[:, 0]
+        return scores
+
+    def predict(self, X):
+        """Class of the highest score.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels, from ``classes_``.
+        """
+        scores = self.decision_function(X)
+        idx = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(1)
+        return self.classes_[idx]
+
+
+@_fill_doc()
 class SoftmaxLinear(_BaseSGDLinear):
     """Softmax (multinomial logistic) linear classifier trained by minibatch SGD.
 
@@ -407,12 +556,18 @@ class SoftmaxLinear(_BaseSGDLinear):
     plus the smooth part of the penalty; the L1 part is applied as a
     proximal soft-thresholding step, which yields exact zeros.
 
-    If the loss or the weights overflow, ``fit`` raises a ``ValueError`` and
-    keeps the finite weights of the last finished epoch. A
-    ``KeyboardInterrupt`` stops training with a warning, likewise keeping the
-    weights of the last finished epoch; in ``partial_fit``, which runs inside
-    the caller's loop, the weights of before the call are restored and the
-    interrupt is passed on.
+    A ``fit`` rejected by its checks (another number of features with
+    ``warm_start``, say) leaves every fitted attribute as it was, and so does
+    a failed ``partial_fit``. If the loss or the weights diverge (see
+    :ref:`optimization`), ``fit`` raises a ``ValueError`` and keeps the finite
+    weights of the last finished epoch. A
+    ``KeyboardInterrupt`` (Ctrl-C) likewise restores the weights of the last
+    finished epoch (in ``partial_fit``, those of before the call) and is then
+    passed on. :class:`~sklearn.neural_network.MLPClassifier` instead ends
+    ``fit`` with a warning; skcv does not, because inside
+    :class:`~sklearn.model_selection.GridSearchCV`, ``cross_validate`` or any
+    other meta-estimator a swallowed interrupt would be scored as a finished
+    fit and the search would carry on.
 
     Examples
     --------
@@ -435,11 +590,43 @@ class SoftmaxLinear(_BaseSGDLinear):
     def _loss_kernel(self):
         return _KERNELS["softmax"], {}
 
-    def _has_proba(self):
-        return True
+    def _curvature(self):
+        # The Hessian of the cross-entropy in the scores, diag(p) - p p^T, has
+        # eigenvalues at most 1/2 (Boehning's bound).
+        return 0.5
+
+    def predict_proba(self, X):
+        """Class probabilities, the softmax of the scores.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class in ``classes_``.
+        """
+        return softmax(self._scores(X), copy=False)
+
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities, computed stably.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probability of each class in ``classes_``.
+        """
+        return log_softmax(self._scores(X), axis=1)
 
 
-@_fill_doc(learning_rate_init=0.01)
+@_fill_doc()
 class HingeLinear(_BaseSGDLinear):
     """Multiclass SVM (hinge loss) linear classifier trained by minibatch SGD.
 
@@ -518,14 +705,15 @@ class HingeLinear(_BaseSGDLinear):
         fit_intercept=True,
         batch_size=256,
         learning_rate="constant",
-        learning_rate_init=0.01,
+        learning_rate_init="auto",
+        learning_rate_scale=1.0,
         power_t=0.5,
+        average=True,
         momentum=0.9,
         nesterovs_momentum=True,
-        solver="sgd",
         max_iter=100,
-        tol=1e-4,
-        n_iter_no_change=10,
+        tol=1e-2,
+        n_iter_no_change=2,
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
@@ -543,10 +731,11 @@ class HingeLinear(_BaseSGDLinear):
             batch_size=batch_size,
             learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
+            learning_rate_scale=learning_rate_scale,
             power_t=power_t,
+            average=average,
             momentum=momentum,
             nesterovs_momentum=nesterovs_momentum,
-            solver=solver,
             max_iter=max_iter,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
@@ -562,3 +751,9 @@ class HingeLinear(_BaseSGDLinear):
 
     def _loss_kernel(self):
         return _KERNELS[self.multi_class], {"delta": float(self.delta)}
+
+    def _curvature(self):
+        # Piecewise linear: no curvature to bound. 1 / delta gives the step
+        # of a squared loss, and scales it with the margin, the scale of the
+        # solution (see ``delta``).
+        return 1.0 / self.delta

@@ -2,7 +2,7 @@
 
 The math is in :mod:`skcv.layers` (forward and backward of each layer) and
 :mod:`skcv.losses` (the output losses); the update rules in ``skcv._optim``
-and the training loop in ``skcv._sgd``, which the linear models share. This
+and the training loop in ``skcv._loop``. This
 module holds the estimator and :class:`_Network`, which chains the layers
 over preallocated buffers for one batch.
 """
@@ -13,9 +13,9 @@ import numpy as np
 from numba import njit
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._loop import _SGDState, _Trainable
 from ._minibatch import _MinibatchClassifier
 from ._optim import _make_optimizer
-from ._sgd import _SGDState, _Trainable
 from .layers import (
     _bias_relu_kernel,
     _relu_backward_bias_kernel,
@@ -295,7 +295,8 @@ class NeuralNet(_MinibatchClassifier):
     Hidden layers ``affine -> [batch norm] -> activation -> [dropout]``,
     then an affine output layer scored by the softmax or multiclass hinge
     loss of :mod:`skcv.losses`. Trained by minibatch Adam (or SGD with
-    momentum, or RMSProp) in float32 with the loop the linear models use.
+    momentum, or RMSProp) in float32, with the schedules and early stopping
+    of the linear models.
 
     Parameters
     ----------

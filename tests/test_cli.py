@@ -26,9 +26,9 @@ pytest.importorskip("matplotlib")
 TINY_GRID = [
     "--grid", "knn.n_neighbors=1,3",
     "--grid", "knn.metric=l2",
-    "--grid", "softmax.learning_rate_init=0.01,0.1",
+    "--grid", "softmax.learning_rate_scale=0.3,1",
     "--grid", "softmax.alpha=1e-4,1e-3",
-    "--grid", "hinge.learning_rate_init=0.01,0.1",
+    "--grid", "hinge.learning_rate_scale=0.3,1",
     "--grid", "hinge.alpha=1e-3,1e-2",
 ]  # fmt: skip
 
@@ -381,7 +381,7 @@ def test_scheduler_local_runs_the_search_on_dask_with_equal_scores(tmp_path):
     common = ["run", "--dataset", str(tmp_path / "tiny.npz"),
               "--models", "knn,softmax", "--cv", "2", "--augment", "none",
               "--grid", "knn.n_neighbors=1,3", "--grid", "softmax.alpha=1e-4",
-              "--grid", "softmax.learning_rate_init=0.1"]  # fmt: skip
+              "--grid", "softmax.learning_rate_scale=1"]  # fmt: skip
     scores = {}
     for name, extra in [("serial", []), ("dask", ["--scheduler", "local"])]:
         status, _, stderr = _run([*common, *extra, "--out", str(tmp_path / name)])

@@ -28,6 +28,7 @@ def _full_batch(cls, n, **params):
     """Plain gradient descent (with momentum) over the whole data set."""
     return cls(
         batch_size=n,
+        average=False,
         max_iter=2000,
         tol=0.0,
         n_iter_no_change=10_000,
@@ -149,6 +150,7 @@ def test_updates_follow_the_documented_rule(loss, momentum, nesterov, schedule):
         learning_rate_init=lr0,
         power_t=power_t,
         alpha=alpha,
+        average=False,
     )
     W, b = np.zeros((3, 10)), np.zeros(3)
     vW, vb = np.zeros_like(W), np.zeros_like(b)
@@ -255,7 +257,9 @@ def test_digits_accuracy(loss):
         X, y, test_size=0.2, stratify=y, random_state=0
     )
     clf = make_pipeline(StandardScaler(), _make(loss, random_state=0))
-    assert clf.fit(X_train, y_train).score(X_test, y_test) >= 0.95
+    # Weston-Watkins' exact minimiser (300 epochs) scores 0.947 on this split,
+    # Crammer-Singer's 0.953; LogisticRegression() scores 0.967.
+    assert clf.fit(X_train, y_train).score(X_test, y_test) >= 0.94
 
 
 @pytest.mark.parametrize("multi_class", ["weston_watkins", "crammer_singer"])

@@ -158,6 +158,16 @@ def test_loss_curve_adds_validation_scores_on_a_twin_axes(digits):
     np.testing.assert_array_equal(
         twin.get_lines()[0].get_ydata(), model.validation_scores_
     )
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["training loss", "validation score"]
+
+
+def test_loss_curve_adds_training_accuracy_of_a_network(digits):
+    images, target = digits
+    model = NeuralNet(early_stopping=True, max_iter=4, random_state=0)
+    model.fit(images.reshape(len(images), -1), target)
+    ax = plot_loss_curve(model, ax=Figure().subplots())
+    twin = ax.figure.axes[1]
     np.testing.assert_array_equal(twin.get_lines()[1].get_ydata(), model.train_scores_)
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert labels == ["training loss", "validation score", "training accuracy"]
