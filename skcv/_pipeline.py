@@ -21,6 +21,7 @@ from .augment import AugmentedClassifier, ImageAugmenter
 from .features import ColorHistogram, HOGFeatures
 from .linear import HingeLinear, SoftmaxLinear
 from .neighbors import NearestNeighbor
+from .neural_network import NeuralNet
 from .preprocessing import PixelFlatten
 
 
@@ -81,6 +82,17 @@ MODELS = {
         },
         linear=True,
         scale=True,
+    ),
+    # 2 x 2 points; early stopping gives the report its per-epoch training
+    # and validation accuracy, and stops each fit once it has converged.
+    "net": ModelSpec(
+        name="net",
+        title="neural network (one hidden ReLU layer)",
+        make=NeuralNet,
+        grid={"hidden_layer_sizes": [50, 200], "alpha": [1e-4, 1e-2]},
+        linear=True,
+        scale=True,
+        fixed={"early_stopping": True},
     ),
 }
 

@@ -365,24 +365,44 @@ def _plots(run, out):
                 model.name,
                 "loss",
                 "Training loss per epoch (mean data loss plus alpha times the "
-                "penalty) of the best model refit on the whole training set.",
+                "penalty) of the best model refit on the whole training set"
+                + (
+                    ", with its accuracy on the held-out validation split and on "
+                    "as many training images after each epoch."
+                    if getattr(_final_step(search), "train_scores_", None)
+                    else "."
+                ),
             )
         # Templates are pictures of weights on pixels; features have none.
         if model.linear and feature_label(_features_step(search)) == "pixels":
-            fig = _grid_figure(len(search.classes_), 10)
-            class_names = [lookup.get(c, str(c)) for c in search.classes_.tolist()]
-            plot_templates(search, class_names=class_names, fig=fig)
-            fig.suptitle(f"{model.title}: learned templates")
-            save(
-                fig,
-                model.name,
-                "templates",
-                "The learned weights coef_, one template per class, drawn as "
-                "images: how much the class score moves when a pixel moves by "
-                "one of its standard deviations (the model sees standardised "
-                "pixels). Red raises the score, blue lowers it; each template "
-                "has its own colour scale.",
-            )
+            if hasattr(_final_step(search), "coefs_"):
+                n_units = _final_step(search).coefs_[0].shape[1]
+                fig = _grid_figure(n_units, 10)
+                plot_templates(search, fig=fig)
+                fig.suptitle(f"{model.title}: first-layer weights")
+                save(
+                    fig,
+                    model.name,
+                    "templates",
+                    "The first layer's weights coefs_[0], one image per hidden "
+                    "unit, over standardised pixels: the patterns the hidden "
+                    "units respond to. Red raises a unit's input, blue lowers it.",
+                )
+            else:
+                fig = _grid_figure(len(search.classes_), 10)
+                class_names = [lookup.get(c, str(c)) for c in search.classes_.tolist()]
+                plot_templates(search, class_names=class_names, fig=fig)
+                fig.suptitle(f"{model.title}: learned templates")
+                save(
+                    fig,
+                    model.name,
+                    "templates",
+                    "The learned weights coef_, one template per class, drawn as "
+                    "images: how much the class score moves when a pixel moves by "
+                    "one of its standard deviations (the model sees standardised "
+                    "pixels). Red raises the score, blue lowers it; each template "
+                    "has its own colour scale.",
+                )
 
         n_classes = len(labels)
         fig = _figure((max(5.0, 0.45 * n_classes), max(4.5, 0.45 * n_classes)))

@@ -151,6 +151,9 @@ def plot_templates(
 ):
     """Show each row of a linear model's ``coef_`` as an image, one per class.
 
+    For a :class:`~skcv.NeuralNet`, the first layer's weights are shown
+    instead, one image per hidden unit.
+
     A linear classifier scores an image ``x`` as ``w_k . x + b_k`` for every
     class ``k``, so each weight row ``w_k`` is a template matched against the
     image. Grey templates are drawn with a diverging colour map centred at
@@ -223,13 +226,19 @@ def plot_templates(
     """
     _check_matplotlib()
     transformers, model = _unwrap(estimator)
-    if not hasattr(model, "coef_"):
+    if hasattr(model, "coefs_"):
+        # A network: the first layer's weights, one template per hidden unit.
+        coef = np.asarray(model.coefs_[0], dtype=float).T
+        if class_names is None:
+            class_names = [f"unit {i}" for i in range(len(coef))]
+    elif not hasattr(model, "coef_"):
         check_is_fitted(model)
         raise TypeError(
             f"plot_templates needs a linear model with coef_; "
             f"{type(model).__name__} has none."
         )
-    coef = np.atleast_2d(np.asarray(model.coef_, dtype=float))
+    else:
+        coef = np.atleast_2d(np.asarray(model.coef_, dtype=float))
     shape = _check_image_shape(image_shape)
     for step in reversed(transformers):
         if isinstance(step, StandardScaler):
@@ -346,7 +355,16 @@ def plot_loss_curve(estimator, *, ax=None, label=None):
             color="C1",
             label="validation score",
         )
-        twin.set_ylabel("validation score")
+        train = getattr(model, "train_scores_", None)
+        if train is not None and len(train):
+            lines += twin.plot(
+                np.arange(1, len(train) + 1),
+                np.asarray(train, dtype=float),
+                ":",
+                color="C2",
+                label="training accuracy",
+            )
+        twin.set_ylabel("accuracy")
     ax.legend(lines, [line.get_label() for line in lines], loc="best")
     return ax
 

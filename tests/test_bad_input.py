@@ -34,6 +34,7 @@ from skcv import (
     HOGFeatures,
     ImageAugmenter,
     NearestNeighbor,
+    NeuralNet,
     PixelFlatten,
     SoftmaxLinear,
 )
@@ -172,6 +173,13 @@ SUBJECTS = [
         "rows",
         "classifier",
         ("predict", "decision_function"),
+    ),
+    Subject(
+        "NeuralNet",
+        _routed(lambda: NeuralNet(hidden_layer_sizes=(5,), **_FAST)),
+        "rows",
+        "classifier",
+        ("predict", "predict_proba", "predict_log_proba", "decision_function"),
     ),
     Subject(
         "AugmentedClassifier",

@@ -400,6 +400,21 @@ def test_scheduler_local_runs_the_search_on_dask_with_equal_scores(tmp_path):
     assert scores["dask"] == scores["serial"]
 
 
+def test_run_net_draws_first_layer_weights_and_learning_curves(tmp_path):
+    status, _, stderr = _run(
+        ["run", "--out", str(tmp_path), "--models", "net", "--cv", "2",
+         "--augment", "none", "--max-train", "600",
+         "--grid", "net.hidden_layer_sizes=8,16", "--grid", "net.alpha=1e-4"]
+    )  # fmt: skip
+    assert status == 0, stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["models"]["net"]["test_accuracy"] > 0.8
+    for kind in ("cv", "loss", "templates", "confusion"):
+        assert (tmp_path / f"net_{kind}.png").is_file()
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "first layer" in html and "validation split" in html
+
+
 _SLOW_SOFTMAX = [
     "run", "--models", "softmax", "--augment", "none", "--cv", "2",
     "--grid", "softmax.max_iter=100000", "--grid", "softmax.n_iter_no_change=100000",
