@@ -5,10 +5,16 @@ The public names are re-exported here; the submodules ``skcv.losses``,
 functions.
 """
 
-from .augment import AugmentedClassifier, ImageAugmenter
-from .linear import HingeLinear, SoftmaxLinear
-from .neighbors import NearestNeighbor
-from .preprocessing import PixelFlatten
+from ._threading import _choose_threading_layer
+
+# Before any kernel runs: numba's threads must not slow down other libraries'
+# (see skcv/_threading.py).
+_choose_threading_layer()
+
+from .augment import AugmentedClassifier, ImageAugmenter  # noqa: E402
+from .linear import HingeLinear, SoftmaxLinear  # noqa: E402
+from .neighbors import NearestNeighbor  # noqa: E402
+from .preprocessing import PixelFlatten  # noqa: E402
 
 __version__ = "0.1.0.dev0"
 
