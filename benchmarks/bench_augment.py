@@ -232,8 +232,8 @@ def cv2_section(name, images, *, repeat, n_spaced):
     print(f"## Against OpenCV, {n:,} images of shape {images.shape[1:]} ({name})\n")
     print(
         f"flip + shift <= {MAX_SHIFT} + rotation <= {MAX_ROTATION:g} degrees, "
-        f"bilinear, zero border; best of {repeat} alternating runs; cv2 on "
-        f"{cv2.getNumThreads()} thread(s) when timed: cv2.setNumThreads(1). "
+        f"bilinear, zero border; best of {repeat} alternating runs; one thread "
+        f"each (cv2.setNumThreads(1), numba.set_num_threads(1)) unless said. "
         f"Load average {os.getloadavg()[0]:.1f}.\n"
     )
     print(markdown_table(["method", "time", "images/s", "speed-up vs cv2"], rows))
