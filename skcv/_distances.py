@@ -314,16 +314,17 @@ def _l2_candidates(Q32, index, self_offset, vals, idx):
         for start in starts:
             task(start)
         return
-    try:
-        with (
-            _limit_blas_threads(1),
-            ThreadPoolExecutor(n_workers, thread_name_prefix="skcv-knn") as pool,
-        ):
+    with (
+        _limit_blas_threads(1),
+        ThreadPoolExecutor(n_workers, thread_name_prefix="skcv-knn") as pool,
+    ):
+        try:
             for future in [pool.submit(task, start) for start in starts]:
                 future.result()
-    finally:
-        # On an error or Ctrl-C the other workers stop at their next chunk.
-        stop.set()
+        finally:
+            # On an error or Ctrl-C the other workers stop at their next
+            # chunk, before the pool waits for them.
+            stop.set()
 
 
 def _l2_task(Q32, index, self_offset, vals, idx, chunk, stop):

@@ -238,3 +238,28 @@ def test_l2_chunks_and_worker_tasks_keep_the_exact_neighbours(n_threads, monkeyp
     ref_dist, ref_ind = _reference(X, X, 4, "l2", exclude_self=True)
     np.testing.assert_array_equal(self_ind, ref_ind)
     np.testing.assert_allclose(self_dist, ref_dist, rtol=1e-12)
+
+
+def test_an_error_in_an_l2_worker_reaches_the_caller(monkeypatch):
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two threads")
+    calls = []
+
+    def failing(*args):
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_distances, "_update_topk_l2", failing)
+    monkeypatch.setattr(_distances, "_L2_TASK_QUERIES", 8)
+    rng = np.random.default_rng(0)
+    X = _pixels(rng, 100, 10, np.float32, 0)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _topk_neighbors(X[:64], _build_index(X, "l2"), 1, block_rows=64)
+    finally:
+        numba.set_num_threads(previous)
+    assert calls
