@@ -114,6 +114,164 @@ def throughput(name, images, *, n_loop, repeat):
     print()
 
 
+def cv2_loop(images, maps):
+    """The same flip + shift + rotation with cv2.warpAffine, one image at a time.
+
+    One combined 2 x 3 matrix per image, bilinear, zero border. ``maps`` are
+    skcv's inverse maps (row, column order); cv2 takes the inverse map in
+    (x, y) order with ``WARP_INVERSE_MAP``.
+    """
+    import cv2
+
+    height, width = images.shape[1:3]
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    out = np.empty_like(images)
+    matrix = np.empty((2, 3))
+    for k in range(len(images)):
+        m = maps[k]
+        matrix[0] = m[4], m[3], m[5]
+        matrix[1] = m[1], m[0], m[2]
+        cv2.warpAffine(
+            images[k],
+            matrix,
+            (width, height),
+            dst=out[k],
+            flags=flags,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+    return out
+
+
+def _spaced_calls(fn, n_calls, rng):
+    """Wall times of calls that each follow an idle pause of 0.1-0.5 s."""
+    times = []
+    for pause in rng.uniform(0.1, 0.5, n_calls):
+        time.sleep(pause)
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return np.array(times)
+
+
+def cv2_section(name, images, *, repeat, n_spaced):
+    """skcv against a cv2.warpAffine loop at one thread each; 2 threads vs 1."""
+    import cv2
+
+    from skcv._transforms import affine_maps, warp
+
+    augmenter = ImageAugmenter(
+        flip=True,
+        max_shift=MAX_SHIFT,
+        max_rotation=MAX_ROTATION,
+        keep_original=False,
+        random_state=0,
+    )
+    labels = np.zeros(len(images), dtype=int)
+    augmenter.fit_resample(images[:8], labels[:8])
+    rng = np.random.default_rng(0)
+    n = len(images)
+    maps = affine_maps(
+        n,
+        images.shape[1:],
+        flip=rng.random(n) < 0.5,
+        shift=rng.integers(-MAX_SHIFT, MAX_SHIFT + 1, size=(n, 2)),
+        angle=rng.uniform(-MAX_ROTATION, MAX_ROTATION, n),
+    )
+    ours = warp(images, maps)
+    theirs = cv2_loop(images, maps)
+    diff = np.abs(ours.astype(np.int16) - theirs)
+
+    threads = numba.get_num_threads()
+    cv2_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    best, cpu = {}, {}
+    try:
+        for _ in range(repeat):
+            for label, n_threads, fn in [
+                ("cv2", 1, lambda: cv2_loop(images, maps)),
+                ("skcv warp", 1, lambda: warp(images, maps)),
+                (
+                    "skcv fit_resample",
+                    1,
+                    lambda: augmenter.fit_resample(images, labels),
+                ),
+                (
+                    "skcv fit_resample",
+                    2,
+                    lambda: augmenter.fit_resample(images, labels),
+                ),
+            ]:
+                numba.set_num_threads(min(n_threads, threads))
+                c0 = time.process_time()
+                t, _ = best_time(fn, repeat=1)
+                c = time.process_time() - c0
+                key = (label, n_threads)
+                best[key] = min(best.get(key, float("inf")), t)
+                cpu[key] = min(cpu.get(key, float("inf")), c)
+        spaced = {}
+        for n_threads in (1, 2, 1, 2):
+            numba.set_num_threads(min(n_threads, threads))
+            times = _spaced_calls(
+                lambda: augmenter.fit_resample(images, labels),
+                n_spaced,
+                np.random.default_rng(n_threads),
+            )
+            spaced[n_threads] = np.concatenate([spaced.get(n_threads, []), times])
+    finally:
+        numba.set_num_threads(threads)
+        cv2.setNumThreads(cv2_threads)
+
+    t_cv2, c_cv2 = best["cv2", 1], cpu["cv2", 1]
+    rows = [
+        [
+            f"{label}, {n_threads} thread(s)",
+            _fmt(t),
+            f"{n / t:,.0f}",
+            f"{t_cv2 / t:.2f}x",
+            _fmt(cpu[label, n_threads]),
+            f"{c_cv2 / cpu[label, n_threads]:.2f}x",
+        ]
+        for (label, n_threads), t in best.items()
+    ]
+    print(f"## Against OpenCV, {n:,} images of shape {images.shape[1:]} ({name})\n")
+    print(
+        f"flip + shift <= {MAX_SHIFT} + rotation <= {MAX_ROTATION:g} degrees, "
+        f"bilinear, zero border; best of {repeat} alternating runs; one thread "
+        f"each (cv2.setNumThreads(1), numba.set_num_threads(1)) unless said. "
+        f"Load average {os.getloadavg()[0]:.1f}.\n"
+    )
+    print(
+        markdown_table(
+            [
+                "method",
+                "time",
+                "images/s",
+                "speed-up vs cv2",
+                "CPU time",
+                "CPU speed-up",
+            ],
+            rows,
+        )
+    )
+    s1, s2 = spaced[1], spaced[2]
+    print(
+        f"\n2 threads / 1 thread, fit_resample back to back (best of {repeat}): "
+        f"{best['skcv fit_resample', 1] / best['skcv fit_resample', 2]:.2f}x; "
+        f"after idle pauses of 0.1-0.5 s ({len(s1)} calls each, alternating "
+        f"blocks): median {np.median(s1) * 1e3:.1f} ms vs "
+        f"{np.median(s2) * 1e3:.1f} ms, {np.median(s1) / np.median(s2):.2f}x; "
+        f"best {s1.min() * 1e3:.1f} vs {s2.min() * 1e3:.1f} ms, "
+        f"{s1.min() / s2.min():.2f}x (goal >= 1.6x)."
+    )
+    print(
+        f"\nPixels against cv2 on identical maps: {np.mean(diff == 0):.4%} equal, "
+        f"{np.mean(diff <= 1):.4%} within one grey level, largest difference "
+        f"{diff.max()}.\n",
+        flush=True,
+    )
+
+
 def accuracy(sizes, *, quick):
     X_train, y_train, X_test, y_test, source = load_mnist()
     print(f"## Test accuracy ({source}, {len(y_test):,} test images)")
@@ -183,6 +341,9 @@ def accuracy(sizes, *, quick):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller arrays")
+    parser.add_argument(
+        "--peers-only", action="store_true", help="only the comparison with OpenCV"
+    )
     args = parser.parse_args()
 
     n_images = 2_000 if args.quick else 10_000
@@ -198,8 +359,13 @@ def main():
     )
     print()
     mnist, *_, mnist_source = load_mnist(n_train=n_images, n_test=1)
-    throughput(mnist_source, mnist, n_loop=n_loop, repeat=3)
     cifar, _, cifar_source = load_cifar10(n=n_images)
+    n_spaced = 5 if args.quick else 10
+    cv2_section(mnist_source, mnist, repeat=5, n_spaced=n_spaced)
+    cv2_section(cifar_source, cifar, repeat=5, n_spaced=n_spaced)
+    if args.peers_only:
+        return
+    throughput(mnist_source, mnist, n_loop=n_loop, repeat=3)
     throughput(cifar_source, cifar, n_loop=n_loop, repeat=3)
     accuracy(sizes, quick=args.quick)
 

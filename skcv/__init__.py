@@ -5,12 +5,18 @@ The public names are re-exported here; the submodules ``skcv.losses``,
 functions.
 """
 
-from .augment import AugmentedClassifier, ImageAugmenter
-from .features import ColorHistogram, HOGFeatures
-from .linear import HingeLinear, SoftmaxLinear
-from .neighbors import NearestNeighbor
-from .neural_network import NeuralNet
-from .preprocessing import PixelFlatten
+from ._threading import _choose_threading_layer
+
+# Before any kernel runs: numba's threads must not slow down other libraries'
+# (see skcv/_threading.py).
+_choose_threading_layer()
+
+from .augment import AugmentedClassifier, ImageAugmenter  # noqa: E402
+from .features import ColorHistogram, HOGFeatures  # noqa: E402
+from .linear import HingeLinear, SoftmaxLinear  # noqa: E402
+from .neighbors import NearestNeighbor  # noqa: E402
+from .neural_network import NeuralNet  # noqa: E402
+from .preprocessing import PixelFlatten  # noqa: E402
 
 __version__ = "0.1.0.dev0"
 

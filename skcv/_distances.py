@@ -22,10 +22,15 @@ into ``psadbw``), so the selection is exact already.
 Every function here is pure: arrays in, arrays out, no estimator state.
 """
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba import njit, prange
+
+from ._threadpool import _limit_blas_threads
 
 # Unit roundoff of float32.
 _U32 = 2.0**-24
@@ -43,6 +48,11 @@ _FASTMATH = {"reassoc", "nsz", "contract", "arcp"}
 _SENTINEL = np.iinfo(np.int64).max
 # Columns screened at once by the top-k selection.
 _SCREEN_CHUNK = 128
+# The L2 pass: queries per worker task and training rows per chunk product.
+# A task's chunk of products (at most 512 x 2048 float32, 4 MiB) is folded
+# into its heaps right after the GEMM wrote it, from cache.
+_L2_TASK_QUERIES = 512
+_L2_CHUNK_TRAIN = 2048
 
 
 class _Index(NamedTuple):
@@ -178,11 +188,15 @@ def _topk_neighbors(Q, index, k, *, block_rows, exclude_self=False):
     m = _n_candidates(k, n_available, exact_int)
     distances = np.empty((n_queries, k), dtype=np.float64)
     indices = np.empty((n_queries, k), dtype=np.int64)
-    block = np.empty((min(block_rows, n_queries), n_train), dtype=np.float32)
+    n_block = min(block_rows, n_queries)
+    # L2 folds small chunks of products into the heaps (see _l2_candidates)
+    # and needs no block of distances.
+    block_cols = 0 if index.metric == "l2" else n_train
+    block = np.empty((n_block, block_cols), dtype=np.float32)
     if exact_int:
         block = block.view(np.int32)
-    cand_val = np.empty((block.shape[0], m), dtype=np.float64)
-    cand_idx = np.empty((block.shape[0], m), dtype=np.int64)
+    cand_val = np.empty((n_block, m), dtype=np.float64)
+    cand_idx = np.empty((n_block, m), dtype=np.int64)
 
     for start in range(0, n_queries, block_rows):
         stop = min(start + block_rows, n_queries)
@@ -236,8 +250,7 @@ def _search_block(
         Q32 = centred.astype(np.float32)
 
     if index.metric == "l2":
-        np.dot(Q32, index.Xs.T, out=out)
-        _select_topk_l2(out, index.x_sq_norms, self_offset, vals, idx)
+        _l2_candidates(Q32, index, self_offset, vals, idx)
         q_sq_norms = np.einsum("ij,ij->i", centred, centred)
         # The float32 ranking value ||b||^2 - 2 a.b is within err of the
         # exact ||a - b||^2 - ||a||^2 (see _l2_error_bound).
@@ -268,6 +281,67 @@ def _search_block(
             Q64[redo], X, self_rows, k, metric_code
         )
     return vals[:, :k], idx[:, :k]
+
+
+def _l2_candidates(Q32, index, self_offset, vals, idx):
+    """Approximate L2 candidates of a block of queries, without a distance block.
+
+    The queries are split into tasks of at most ``_L2_TASK_QUERIES``, and each
+    worker thread takes one task at a time: for every chunk of
+    ``_L2_CHUNK_TRAIN`` training rows it runs a one-thread GEMM into a small
+    buffer of its own and folds that buffer into its queries' heaps while it
+    is still in cache. Threads never share a query, so no distance matrix is
+    written and no thread waits for another between the GEMM and the
+    selection (faiss blocks its search the same way). The compiled kernels
+    release the GIL, as BLAS does.
+    """
+    n_queries = Q32.shape[0]
+    n_threads = numba.get_num_threads()
+    n_tasks = -(-n_queries // _L2_TASK_QUERIES)
+    task_rows = -(-n_queries // max(n_tasks, min(n_threads, n_queries)))
+    starts = range(0, n_queries, task_rows)
+    n_workers = min(n_threads, len(starts))
+    chunk = min(_L2_CHUNK_TRAIN, index.Xs.shape[0])
+    stop = threading.Event()
+
+    def task(start):
+        rows = slice(start, min(start + task_rows, n_queries))
+        offset = self_offset + start if self_offset >= 0 else -1
+        _l2_task(Q32[rows], index, offset, vals[rows], idx[rows], chunk, stop)
+
+    if n_workers == 1:
+        # One worker: BLAS keeps its own threads for the chunk products.
+        for start in starts:
+            task(start)
+        return
+    with (
+        _limit_blas_threads(1),
+        ThreadPoolExecutor(n_workers, thread_name_prefix="skcv-knn") as pool,
+    ):
+        try:
+            for future in [pool.submit(task, start) for start in starts]:
+                future.result()
+        finally:
+            # On an error or Ctrl-C the other workers stop at their next
+            # chunk, before the pool waits for them.
+            stop.set()
+
+
+def _l2_task(Q32, index, self_offset, vals, idx, chunk, stop):
+    """:func:`_l2_candidates` for one task: chunk products and heap updates."""
+    Xs, norms = index.Xs, index.x_sq_norms
+    n_rows, n_train = Q32.shape[0], Xs.shape[0]
+    buffer = np.empty(n_rows * chunk, dtype=np.float32)
+    vals.fill(np.inf)
+    idx.fill(_SENTINEL)
+    for j0 in range(0, n_train, chunk):
+        if stop.is_set():
+            return
+        j1 = min(j0 + chunk, n_train)
+        G = buffer[: n_rows * (j1 - j0)].reshape(n_rows, j1 - j0)
+        np.dot(Q32, Xs[j0:j1].T, out=G)
+        _update_topk_l2(G, norms, j0, self_offset, vals, idx)
+    _sort_rows(vals, idx)
 
 
 def _l2_error_bound(n_features):
@@ -403,6 +477,40 @@ def _select_topk_l2(G, x_sq_norms, self_offset, out_val, out_idx):
                 if (v < vals[0] or (v == vals[0] and j < inds[0])) and j != skip:
                     _heap_replace_top(vals, inds, v, j)
         _sort_pairs(vals, inds)
+
+
+@njit(nogil=True, cache=True)
+def _update_topk_l2(G, x_sq_norms, j0, self_offset, out_val, out_idx):
+    """Fold the chunk ``G = A @ B[j0:j0 + n].T`` into the heaps of its rows.
+
+    As :func:`_select_topk_l2` over columns ``j0`` onwards, on heaps that
+    earlier chunks filled: chunks come in increasing column order, so ties
+    still keep the lower index. Serial, and without the GIL: each worker
+    thread of :func:`_l2_candidates` runs it on queries of its own.
+    """
+    n_rows, n_cols = G.shape
+    norms = x_sq_norms[j0 : j0 + n_cols]
+    for i in range(n_rows):
+        vals = out_val[i]
+        inds = out_idx[i]
+        skip = self_offset + i - j0 if self_offset >= 0 else -1
+        row = G[i]
+        for c0 in range(0, n_cols, _SCREEN_CHUNK):
+            c1 = min(c0 + _SCREEN_CHUNK, n_cols)
+            if _count_at_most_l2(norms[c0:c1], row[c0:c1], vals[0]) == 0:
+                continue
+            for c in range(c0, c1):
+                v = np.float64(norms[c]) - 2.0 * np.float64(row[c])
+                j = j0 + c
+                if (v < vals[0] or (v == vals[0] and j < inds[0])) and c != skip:
+                    _heap_replace_top(vals, inds, v, j)
+
+
+@njit(nogil=True, cache=True)
+def _sort_rows(out_val, out_idx):
+    """Sort each row's heap by (value, index)."""
+    for i in range(out_val.shape[0]):
+        _sort_pairs(out_val[i], out_idx[i])
 
 
 @njit(inline="always")

@@ -15,6 +15,7 @@ from ._distances import (
     _query_block_rows,
     _topk_neighbors,
 )
+from ._threading import _kernel_launch
 from ._threadpool import _limit_blas_threads
 from ._validation import _check_labels, _keeps_state_on_error
 
@@ -291,7 +292,7 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
             _n_candidates(n_neighbors, n_train, exact=False),
             self.block_memory_mib,
         )
-        with _limit_threads(self.n_jobs):
+        with _limit_threads(self.n_jobs), _kernel_launch():
             distances, indices = _topk_neighbors(
                 None if from_train else queries,
                 index,

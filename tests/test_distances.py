@@ -206,3 +206,60 @@ def test_index_keeps_uint8_and_float32_and_widens_the_rest():
     assert index.X.dtype == np.uint8
     assert index.Xs.dtype == np.float32
     np.testing.assert_allclose(index.Xs.mean(axis=0), 0, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_l2_chunks_and_worker_tasks_keep_the_exact_neighbours(n_threads, monkeypatch):
+    # Training rows span several chunk products and queries several worker
+    # tasks, self-exclusion included; a duplicate of row 3 placed in a later
+    # chunk must lose the tie to the lower index.
+    import numba
+
+    monkeypatch.setattr(_distances, "_L2_CHUNK_TRAIN", 64)
+    monkeypatch.setattr(_distances, "_L2_TASK_QUERIES", 24)
+    rng = np.random.default_rng(1)
+    X = _pixels(rng, 300, 20, np.float32, 0)
+    X[250] = X[3]
+    Q = np.concatenate([X[3:4], _pixels(rng, 99, 20, np.float32, 0)])
+    index = _build_index(X, "l2")
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        dist, ind = _topk_neighbors(Q, index, 4, block_rows=70)
+        self_dist, self_ind = _topk_neighbors(
+            None, index, 4, block_rows=70, exclude_self=True
+        )
+    finally:
+        numba.set_num_threads(previous)
+    ref_dist, ref_ind = _reference(Q, X, 4, "l2")
+    np.testing.assert_array_equal(ind, ref_ind)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-12)
+    assert ind[0, 0] == 3 and ind[0, 1] == 250
+    ref_dist, ref_ind = _reference(X, X, 4, "l2", exclude_self=True)
+    np.testing.assert_array_equal(self_ind, ref_ind)
+    np.testing.assert_allclose(self_dist, ref_dist, rtol=1e-12)
+
+
+def test_an_error_in_an_l2_worker_reaches_the_caller(monkeypatch):
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two threads")
+    calls = []
+
+    def failing(*args):
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_distances, "_update_topk_l2", failing)
+    monkeypatch.setattr(_distances, "_L2_TASK_QUERIES", 8)
+    rng = np.random.default_rng(0)
+    X = _pixels(rng, 100, 10, np.float32, 0)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _topk_neighbors(X[:64], _build_index(X, "l2"), 1, block_rows=64)
+    finally:
+        numba.set_num_threads(previous)
+    assert calls
