@@ -15,8 +15,8 @@ Side by side in one process, alternating the peers, minimum of repeats:
    standardised, 3072-200-10, 20 epochs: NeuralNet, torch and SoftmaxLinear.
 
 torch is optional: its rows are skipped when it is not installed
-(``pip install -e ".[bench]"``, which ``make bench`` installs). It is imported first, before
-numba starts any threads.
+(``pip install -e ".[bench]"``, which ``make bench`` installs). It is
+imported first, before numba starts any threads.
 
 Run ``python benchmarks/bench_net.py`` (about 10 minutes on 2 quiet cores)
 or ``--quick`` (one repeat, 15,000 MNIST training images, the first section
