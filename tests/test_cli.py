@@ -360,3 +360,122 @@ def test_scheduler_local_runs_the_search_on_dask_with_equal_scores(tmp_path):
     done, total = re.findall(r"\| (\d+)/(\d+) \[", stderr)[-1]
     assert done == total
     assert scores["dask"] == scores["serial"]
+
+
+RESUME_ARGS = ["run", "--models", "knn,softmax", "--cv", "2", "--augment", "none",
+               "--grid", "knn.n_neighbors=1,3", "--grid", "softmax.alpha=1e-4",
+               "--grid", "softmax.learning_rate_init=0.1", "--no-progress"]  # fmt: skip
+
+
+@pytest.fixture
+def tiny_npz(tmp_path):
+    digits = load_digits()
+    X = (digits.images[:300] * 15).astype(np.uint8)
+    np.savez(tmp_path / "tiny.npz", X=X, y=digits.target[:300])
+    return str(tmp_path / "tiny.npz")
+
+
+def _spy_fits(monkeypatch, interrupt=None):
+    """Record the model of every search fitted; raise Ctrl-C for ``interrupt``."""
+    import skcv.cli
+
+    fitted = []
+    fit_model = skcv.cli._fit_model
+
+    def spy(search, *args):
+        name = "knn" if "nearestneighbor" in str(search.param_grid) else "softmax"
+        fitted.append(name)
+        if name == interrupt:
+            raise KeyboardInterrupt
+        return fit_model(search, *args)
+
+    monkeypatch.setattr(skcv.cli, "_fit_model", spy)
+    return fitted
+
+
+def _interrupted_run(tiny_npz, out, monkeypatch):
+    fitted = _spy_fits(monkeypatch, interrupt="softmax")
+    status, stdout, stderr = _run([*RESUME_ARGS, "--dataset", tiny_npz, "--out", out])
+    monkeypatch.undo()
+    return status, stdout, stderr, fitted
+
+
+def test_interrupted_run_writes_the_finished_models_marked_incomplete(
+    tiny_npz, tmp_path, monkeypatch
+):
+    out = tmp_path / "report"
+    status, stdout, stderr, fitted = _interrupted_run(tiny_npz, str(out), monkeypatch)
+    assert status == 130
+    assert fitted == ["knn", "softmax"]
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith("skcv run: interrupted during softmax; results of knn")
+    assert "--resume" in line
+    results = json.loads((out / "results.json").read_text())
+    assert results["complete"] is False
+    assert results["missing_models"] == ["softmax"]
+    assert list(results["models"]) == ["knn"]
+    assert len(results["models"]["knn"]["cv_results"]) == 4  # 2 k x 2 metrics
+    page = (out / "report.html").read_text()
+    assert "(incomplete)</h1>" in page
+    assert "interrupted before softmax finished" in page
+    assert "model " not in stdout  # no table for an interrupted run
+
+
+def test_resume_reuses_finished_models_without_fitting_them(
+    tiny_npz, tmp_path, monkeypatch
+):
+    out = str(tmp_path / "report")
+    _interrupted_run(tiny_npz, out, monkeypatch)
+    before = json.loads((tmp_path / "report" / "results.json").read_text())
+    fitted = _spy_fits(monkeypatch)
+    status, _, stderr = _run([*RESUME_ARGS, "--dataset", tiny_npz, "--out", out,
+                              "--resume"])  # fmt: skip
+    assert status == 0, stderr
+    assert fitted == ["softmax"]
+    assert stderr.strip() == f"knn: reusing the finished search in {out}"
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert results["complete"] is True
+    assert list(results["models"]) == ["knn", "softmax"]
+    assert (
+        results["models"]["knn"]["cv_results"] == before["models"]["knn"]["cv_results"]
+    )
+    assert results["models"]["knn"]["timings"] == before["models"]["knn"]["timings"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (["--cv", "3"], "knn: the stored results in {} are for other settings"),
+        (["--grid", "knn.metric=l1"], "knn: the stored results in {} are for another grid"),
+        (["--max-train", "200"], "knn: the stored results in {} are for another data set"),
+        ("damage", "knn: the stored file {}/knn.joblib is missing or incomplete"),
+    ],
+    ids=["settings", "grid", "data", "damaged"],
+)  # fmt: skip
+def test_resume_recomputes_what_does_not_match_saying_why(
+    tiny_npz, tmp_path, monkeypatch, change, message
+):
+    out = str(tmp_path / "report")
+    _interrupted_run(tiny_npz, out, monkeypatch)
+    models = tmp_path / "report" / "models"
+    if change == "damage":
+        data = (models / "knn.joblib").read_bytes()
+        (models / "knn.joblib").write_bytes(data[: len(data) // 2])
+        change = []
+    fitted = _spy_fits(monkeypatch)
+    status, _, stderr = _run([*RESUME_ARGS, "--dataset", tiny_npz, "--out", out,
+                              "--resume", *change])  # fmt: skip
+    assert status == 0, stderr
+    assert fitted == ["knn", "softmax"]
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith(message.format(models)), line
+    assert line.endswith("; recomputing")
+
+
+def test_without_resume_nothing_is_reused(tiny_npz, tmp_path, monkeypatch):
+    out = str(tmp_path / "report")
+    _interrupted_run(tiny_npz, out, monkeypatch)
+    fitted = _spy_fits(monkeypatch)
+    status, _, stderr = _run([*RESUME_ARGS, "--dataset", tiny_npz, "--out", out])
+    assert (status, stderr) == (0, "")
+    assert fitted == ["knn", "softmax"]
