@@ -191,7 +191,7 @@ def build_parser():
             "one neighbour search per fold); halving: augmentation tried for "
             "the best setting only, k-NN groups compared on a subset first, "
             "successive halving for the linear models; auto: grid up to "
-            "20,000 training images, halving beyond (default: auto)"
+            "10,000 training images, halving beyond (default: auto)"
         ),
     )
     search.add_argument(

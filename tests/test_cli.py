@@ -446,8 +446,8 @@ def test_resume_reuses_finished_models_without_fitting_them(
     ("change", "message"),
     [
         (["--cv", "3"], "knn: the stored results in {} are for other settings"),
-        (["--grid", "knn.metric=l1"], "knn: the stored results in {} are for another grid"),
-        (["--max-train", "200"], "knn: the stored results in {} are for another data set"),
+        (["--grid", "knn.metric=l1"], "knn: the stored results in {} are for another"),
+        (["--max-train", "200"], "knn: the stored results in {} are for another data"),
         ("damage", "knn: the stored file {}/knn.joblib is missing or incomplete"),
     ],
     ids=["settings", "grid", "data", "damaged"],
