@@ -219,10 +219,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="full,compare,cifar")
+    parser.add_argument("--keep", metavar="DIR", help="keep the reports in DIR")
     args = parser.parse_args(argv)
     print_header("skcv run at scale")
     with tempfile.TemporaryDirectory() as folder:
-        tmp = Path(folder)
+        tmp = Path(args.keep or folder)
+        tmp.mkdir(parents=True, exist_ok=True)
         if args.quick:
             quick(tmp)
             return 0

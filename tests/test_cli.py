@@ -479,3 +479,28 @@ def test_without_resume_nothing_is_reused(tiny_npz, tmp_path, monkeypatch):
     status, _, stderr = _run([*RESUME_ARGS, "--dataset", tiny_npz, "--out", out])
     assert (status, stderr) == (0, "")
     assert fitted == ["knn", "softmax"]
+
+
+def test_halving_search_reports_each_level(tiny_npz, tmp_path):
+    out = tmp_path / "report"
+    status, stdout, stderr = _run(
+        ["run", "--dataset", tiny_npz, "--search", "halving", "--cv", "2",
+         "--out", str(out), *TINY_GRID]
+    )  # fmt: skip
+    assert status == 0, stderr
+    assert "(halving search)" in stdout
+    assert "softmax: halving 1/2 on" in stderr
+    assert "Warning" not in stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["search_strategy"] == "halving"
+    softmax = results["models"]["softmax"]
+    assert softmax["search"] == "StagedHalvingGridSearchCV"
+    levels = [(p["iter"], p["n_resources"]) for p in softmax["cv_results"]]
+    assert levels == sorted(levels)
+    assert levels[0][1] < levels[-1][1]
+    # Augmentation was tried for the best point of the last level only.
+    on = [p for p in softmax["cv_results"] if p["params"]["augmenter"] is not None]
+    assert [(p["iter"], p["n_resources"]) for p in on] == [levels[-1]]
+    knn = results["models"]["knn"]
+    assert knn["search"] == "NeighborsSearchCV"
+    assert sorted(p["file"] for p in results["plots"]) == sorted(PNG_FILES)
