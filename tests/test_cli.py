@@ -449,8 +449,9 @@ def test_resume_reuses_finished_models_without_fitting_them(
         (["--grid", "knn.metric=l1"], "knn: the stored results in {} are for another"),
         (["--max-train", "200"], "knn: the stored results in {} are for another data"),
         ("damage", "knn: the stored file {}/knn.joblib is missing or incomplete"),
+        ("version", "knn: the stored results in {} are for another skcv or"),
     ],
-    ids=["settings", "grid", "data", "damaged"],
+    ids=["settings", "grid", "data", "damaged", "version"],
 )  # fmt: skip
 def test_resume_recomputes_what_does_not_match_saying_why(
     tiny_npz, tmp_path, monkeypatch, change, message
@@ -463,6 +464,9 @@ def test_resume_recomputes_what_does_not_match_saying_why(
         (models / "knn.joblib").write_bytes(data[: len(data) // 2])
         change = []
     fitted = _spy_fits(monkeypatch)
+    if change == "version":
+        monkeypatch.setattr("skcv._state.__version__", "0.0.0-other")
+        change = []
     status, _, stderr = _run([*RESUME_ARGS, "--dataset", tiny_npz, "--out", out,
                               "--resume", *change])  # fmt: skip
     assert status == 0, stderr
