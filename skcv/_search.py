@@ -137,8 +137,8 @@ class NeighborsSearchCV(GridSearchCV):
         Number of rows on which the groups are compared first; None, or
         at least the number of rows, compares them on all rows.
     cv, n_jobs, refit, verbose, pre_dispatch, error_score, return_train_score
-        As for GridSearchCV; the score is the accuracy and training scores
-        are not computed.
+        As for GridSearchCV; the score is the accuracy, training scores are
+        not computed and a failed fit always raises.
     random_state : int, RandomState instance or None, default=None
         Seed of the row subset.
 
@@ -277,15 +277,9 @@ refit_time_, n_splits_, scorer_, multimetric_
             evaluate(first, 0)
             evaluate(second(best_of(0)), 0)
             if len(levels) > 1:
-                best = _point_key(best_of(0))
-                evaluate(
-                    [
-                        g
-                        for g in groups
-                        if _point_key({**g[0], **_k(best_of(0), self)}) == best
-                    ],
-                    1,
-                )
+                best = dict(best_of(0))
+                del best[self.n_neighbors_key]
+                evaluate([g for g in groups if _point_key(g[0]) == _point_key(best)], 1)
         order = {_point_key(p): i for i, p in enumerate(ParameterGrid(self.param_grid))}
         rows.sort(key=lambda r: (r[1], order[_point_key(r[0])]))
         self._store_results(rows)
@@ -323,10 +317,6 @@ refit_time_, n_splits_, scorer_, multimetric_
         start = time.time()
         self.best_estimator_.fit(X, y)
         self.refit_time_ = time.time() - start
-
-
-def _k(params, search):
-    return {search.n_neighbors_key: params[search.n_neighbors_key]}
 
 
 def _point_key(params):
