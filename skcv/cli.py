@@ -374,13 +374,13 @@ def _run_models(searches, records, data, args, *, out, stderr):
             arm([(f"{name}: {label}", weight) for label, _, weight in plans[name]])
             try:
                 payload = _fit_model(search, X_train, y_train, X_test)
+                _state.save(out, name, records[name], payload)
             except KeyboardInterrupt:
                 interrupted = name
                 break
             # The plan is an estimate (k-NN's last stage is counted as if
             # augmented): catch up to where this model's share ends.
             bar.update(start + costs[name] - bar.n)
-            _state.save(out, name, records[name], payload)
             finished[name] = payload
     return finished, interrupted
 
@@ -441,7 +441,7 @@ def run(args, *, argv, stdout=None, stderr=None):
         "cv": args.cv,
         "seed": args.seed,
         "search": strategy,
-        "augmenter": augment_params(args.augment, data.name, image_shape),
+        "augmenter": augment,
     }
     for name in args.models:
         spec = MODELS[name]
