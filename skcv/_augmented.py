@@ -32,7 +32,7 @@ from sklearn.utils.validation import (
 )
 
 from ._images import _check_images
-from ._validation import _check_labels
+from ._validation import _check_labels, _keeps_state_on_error, _sentence
 
 __all__ = ["AugmentedClassifier"]
 
@@ -154,10 +154,11 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     both sides; a warning says so, and ``online=True`` with
     ``early_stopping=True`` is the leak-free alternative.
 
-    An interrupt (Ctrl-C) during online training ends it after the last
-    finished epoch, with a warning, provided the final step's ``partial_fit``
-    leaves it unchanged when interrupted (SoftmaxLinear and HingeLinear do);
-    during the first epoch it is raised.
+    An interrupt (Ctrl-C) during online training is passed on after the
+    estimator of the last finished epoch is kept as ``estimator_`` (provided
+    the final step's ``partial_fit`` leaves it unchanged when interrupted, as
+    SoftmaxLinear and HingeLinear do), never turned into a finished fit that
+    a search would score.
 
     ``sample_weight`` follows the augmenter's ``sample_indices_`` (a copy
     weighs what its source image weighs) and goes to the last step only.
@@ -241,6 +242,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         # The estimator and augmenter are validated by their own methods.
         prefer_skip_nested_validation=False
     )
+    @_keeps_state_on_error
     def fit(self, X, y, sample_weight=None):
         """Augment the training data and fit the estimator on it.
 
@@ -318,7 +320,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ValueError(
                 f"online training needs samples of at least 2 classes; got 1 class: "
-                f"{classes[0]!r}."
+                f"{classes.tolist()[0]!r}."
             )
 
         if self.early_stopping:
@@ -336,7 +338,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"early_stopping=True holds out a stratified validation split "
                     f"of validation_fraction={self.validation_fraction} of the "
-                    f"images, which is impossible here: {exc} Increase "
+                    f"images, which is impossible here: {_sentence(exc)} Increase "
                     f"validation_fraction or the number of images, or set "
                     f"early_stopping=False."
                 ) from None
@@ -354,20 +356,18 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         seeds = rng.randint(_MAX_SEED, size=self.max_epochs)
         losses, scores = [], []
         best_loss, best_score, best_final, n_no_change = np.inf, None, None, 0
+        interrupt = None
         for epoch in range(self.max_epochs):
             try:
                 _train_one_epoch(
                     final, head, augmenter, seeds[epoch], X, y, sample_weight, classes
                 )
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as exc:
                 if epoch == 0:
                     raise
-                warnings.warn(
-                    f"Training interrupted by user after {epoch} finished "
-                    "epoch(s); the estimator of the last finished epoch was kept.",
-                    UserWarning,
-                    stacklevel=3,
-                )
+                # Keep the last finished epoch, then pass the interrupt on: a
+                # search must not score this fit as a finished one.
+                interrupt = exc
                 break
             self.n_iter_ = epoch + 1
 
@@ -406,6 +406,8 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.loss_curve_ = losses
         self.validation_scores_ = scores if self.early_stopping else None
         self.best_validation_score_ = best_score
+        if interrupt is not None:
+            raise interrupt
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):

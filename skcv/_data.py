@@ -141,7 +141,20 @@ def split(data, args):
         raise UsageError("the training data holds a single class")
     if counts.min() < args.cv:
         raise UsageError(
-            f"class {classes[counts.argmin()]!r} has {counts.min()} training "
+            f"class {classes.tolist()[counts.argmin()]!r} has {counts.min()} training "
             f"images, fewer than the {args.cv} folds of --cv"
+        )
+    # A test label that training never saw can only be misclassified: with
+    # labels of another kind ("zero" against 0) every test image would be.
+    unseen = np.setdiff1d(y_test, classes)
+    if unseen.size:
+        shown = ", ".join(str(v) for v in unseen[:10].tolist())
+        more = f" and {unseen.size - 10} more" if unseen.size > 10 else ""
+        source = "--test-dataset" if test_split == "given" else "the test set"
+        raise UsageError(
+            f"{source} holds {unseen.size} label(s) never seen in training: "
+            f"{shown}{more}; the training labels are "
+            + ", ".join(str(v) for v in classes[:10].tolist())
+            + (", ..." if len(classes) > 10 else "")
         )
     return X_train, y_train, X_test, y_test, test_split, n_available

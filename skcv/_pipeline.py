@@ -179,6 +179,11 @@ def parse_grid_overrides(items, models):
                 f"bad --grid {item!r}: model {model!r} is not in --models "
                 + ",".join(models)
             )
+        if param in overrides.get(model, {}):
+            raise UsageError(
+                f"--grid {model}.{param} is given twice; list all its values in "
+                f"one --grid {model}.{param}=V1,V2"
+            )
         overrides.setdefault(model, {})[param] = [parse_value(v) for v in values]
     return overrides
 
@@ -193,28 +198,44 @@ def _nested_estimators(estimator):
 def build_grid(spec, estimator, prefix, overrides, augmenters=(None,)):
     """The search grid: defaults with overrides, every value checked up front.
 
-    A parameter is named as the model's own (``alpha``) or by its full path in
-    the searched estimator (``augmenter__max_shift``). Each value is set on a
-    clone and validated against the ``_parameter_constraints`` of every
-    estimator inside, so a bad value fails before any fit.
+    A parameter is named as the model's own (``alpha``) or as one of the
+    augmenter's (``augmenter__max_shift``), which needs the augmenter to be
+    on in every grid point (an augmentation preset, not ``auto``). Each value
+    is set on a clone and validated against the ``_parameter_constraints`` of
+    every estimator inside, so a bad value fails before any fit.
     """
     own = spec.make().get_params()
-    full = estimator.get_params(deep=True)
     grid = {prefix + name: list(values) for name, values in spec.grid.items()}
     grid["augmenter"] = list(augmenters)
+    augmenter = augmenters[-1]
     for name, values in overrides.items():
         if name in own:
             key = prefix + name
-        elif name in full:
+        elif name.startswith("augmenter__"):
+            param = name.removeprefix("augmenter__")
+            if augmenter is None or None in augmenters:
+                raise UsageError(
+                    f"bad --grid {spec.name}.{name}: the augmenter's settings "
+                    "can be searched only with an augmentation preset that is "
+                    "always on (--augment shift, shift-rotate or flip-shift)"
+                )
+            if param not in augmenter.get_params():
+                raise UsageError(
+                    f"bad --grid {spec.name}.{name}: ImageAugmenter has no "
+                    f"parameter {param!r}; it has: "
+                    + ", ".join(sorted(augmenter.get_params()))
+                )
             key = name
         else:
             raise UsageError(
                 f"bad --grid {spec.name}.{name}: {spec.make.__name__} has no "
-                f"parameter {name!r}; it has: " + ", ".join(sorted(own))
+                f"parameter {name!r}; it has: "
+                + ", ".join(sorted(own))
+                + " (and augmenter__PARAM for the augmenter's)"
             )
         grid[key] = values
         for value in values:
-            candidate = clone(estimator).set_params(**{key: value})
+            candidate = clone(estimator).set_params(augmenter=augmenter, **{key: value})
             try:
                 for inner in _nested_estimators(candidate):
                     if hasattr(inner, "_parameter_constraints"):

@@ -21,6 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from ._threadpool import _blas_threads_limited
+from ._validation import _sentence
 from .losses import _loss_and_grad, _penalty_split
 
 
@@ -261,8 +262,9 @@ def _split_validation(X, y, weight, config, rng):
         raise ValueError(
             "early_stopping=True sets aside a stratified validation set of "
             f"validation_fraction={config.validation_fraction} of the samples, "
-            f"which is impossible here: {exc} Increase validation_fraction or "
-            "the number of samples, or set early_stopping=False."
+            f"which is impossible here: {_sentence(exc)} Increase "
+            "validation_fraction or the number of samples, or set "
+            "early_stopping=False."
         ) from None
     X_train, X_val, y_train, y_val = parts[:4]
     w_train, w_val = (None, None) if weight is None else parts[4:]
@@ -304,6 +306,29 @@ def _restore(arrays, saved):
         np.copyto(a, b)
 
 
+# An epoch whose objective exceeds this many times the reference of
+# _divergence_reference counts as divergence: healthy training never comes
+# near it, while a step size that diverges multiplies the loss by far more
+# within an epoch or two (SoftmaxLinear(learning_rate_init=1e6) on the
+# standardised digits: 2.5e40, then 6.5e76).
+_DIVERGENCE_FACTOR = 1e4
+
+
+def _divergence_reference(state, config, n_classes, dtype):
+    """The larger of the all-zero model's loss and the first recorded epoch's.
+
+    The loss of zero scores (log K for softmax, delta (K - 1) or delta for
+    the hinges) is the loss of knowing nothing; the first epoch's objective
+    allows for features on a large scale, whose first epoch lands far above
+    it while training goes well.
+    """
+    scores = np.zeros((n_classes, 1), dtype=dtype)
+    zero_loss = config.dscores(
+        scores, np.zeros(1, np.intp), dtype.type(1), **config.dscores_kwargs
+    )
+    return max(zero_loss, state.loss_curve[0]) if state.loss_curve else np.inf
+
+
 # The products of a minibatch are small: BLAS threads gain little on them, and
 # on a busy machine their spin-waits make an epoch several times slower.
 @_blas_threads_limited(1)
@@ -338,8 +363,10 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
         When the loss or the weights become non-finite. ``coef`` and
         ``intercept`` then hold the weights of the last finished epoch.
     KeyboardInterrupt
-        Passed on when ``incremental``, after restoring ``coef`` and
-        ``intercept``; otherwise training stops with a warning.
+        Passed on, after restoring ``coef``, ``intercept`` and the velocities
+        of the last finished epoch (of before the call when ``incremental``).
+        A search or any other meta-estimator must never score a fit that was
+        cut short, so the interrupt is not turned into a warning.
     """
     weight = None
     if sample_weight is not None:
@@ -377,18 +404,30 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
                     coef, intercept, X, y, weight, state, config, buf, rng, batch_size
                 )
                 objective = data_loss + _penalty_value(coef, config)
+                reference = _divergence_reference(
+                    state, config, coef.shape[0], coef.dtype
+                )
                 if not (
                     np.isfinite(objective)
                     and np.isfinite(coef).all()
                     and np.isfinite(intercept).all()
                 ):
+                    what = "the loss or the weights became infinite or NaN"
+                elif objective > _DIVERGENCE_FACTOR * reference:
+                    what = (
+                        f"the loss grew to {objective:.3g}, more than "
+                        f"{_DIVERGENCE_FACTOR:.0e} times {reference:.3g}"
+                    )
+                else:
+                    what = None
+                if what is not None:
                     _restore(params, last)
                     epoch = len(state.loss_curve) + 1
                     raise ValueError(
-                        f"SGD diverged in epoch {epoch}: the loss or the "
-                        "weights became infinite or NaN. The weights of the last "
-                        "finished epoch were kept. Lower learning_rate_init or "
-                        "alpha, or scale the features (e.g. with StandardScaler)."
+                        f"SGD diverged in epoch {epoch}: {what}. The weights of "
+                        "the last finished epoch were kept. Lower "
+                        "learning_rate_init or alpha, or scale the features "
+                        "(e.g. with StandardScaler)."
                     )
                 _restore(last, params)
                 state.n_iter += 1
@@ -421,21 +460,14 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
                     state.no_improvement_count = 0
                     if config.verbose:
                         print(
-                            msg + f" Setting learning rate to {state.learning_rate:f}"
+                            msg + f" Setting learning rate to {state.learning_rate:f}."
                         )
     except KeyboardInterrupt:
+        # Passed on, never turned into a finished fit: GridSearchCV and the
+        # other meta-estimators would score the half-trained model and carry
+        # on (partial_fit's caller, likewise, must stop its own loop).
         _restore(params, last)
-        if incremental:
-            # partial_fit runs inside the caller's own loop, which must stop
-            # too: swallowing the interrupt would only end this one epoch.
-            raise
-        warnings.warn(
-            f"Training interrupted by user after {state.n_iter} finished "
-            "epoch(s); the weights of the last finished epoch were kept.",
-            UserWarning,
-            stacklevel=6,
-        )
-        stopped = True
+        raise
     if not incremental and not stopped:
         warnings.warn(
             f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) "

@@ -8,6 +8,7 @@ scikit-learn by wrapping a classifier, offline (one augmented set) or online
 (fresh copies every epoch).
 """
 
+import sys
 from numbers import Integral, Real
 
 import numpy as np
@@ -33,6 +34,25 @@ __all__ = ["AugmentedClassifier", "ImageAugmenter"]
 _CHUNK = 4096
 
 
+def _like_pandas_input(X, y, X_new, y_new):
+    """Give pandas input back as pandas, with a fresh index, as imblearn does.
+
+    Indexing a Series by ``sample_indices_`` would repeat its index labels.
+    """
+    pd = sys.modules.get("pandas")
+    if pd is None:
+        return X_new, y_new
+    if isinstance(X, pd.DataFrame) and X_new.ndim == 2:
+        X_new = pd.DataFrame(X_new, columns=X.columns)
+    if isinstance(y, pd.Series):
+        y_new = pd.Series(np.asarray(y_new), name=y.name, dtype=y.dtype)
+    elif isinstance(y, pd.DataFrame):
+        y_new = pd.DataFrame(np.asarray(y_new), columns=y.columns).astype(
+            y.dtypes.to_dict()
+        )
+    return X_new, y_new
+
+
 class ImageAugmenter(BaseEstimator):
     """Random flips, shifts, rotations and intensity jitter of training images.
 
@@ -54,8 +74,8 @@ class ImageAugmenter(BaseEstimator):
     4. a contrast factor ``1 + c``, ``c`` uniform in ``[-contrast, contrast]``,
        applied around the image mean;
     5. a brightness offset uniform in ``[-brightness, brightness]`` times the
-       pixel range;
-    6. Gaussian noise of standard deviation ``noise`` times the pixel range.
+       pixel range ``r``;
+    6. Gaussian noise of standard deviation ``noise`` times ``r``.
 
     Steps 1 to 3 are composed into one affine map per image and resampled once
     with bilinear interpolation (exactly, as a pixel copy, when there is no
@@ -82,12 +102,17 @@ class ImageAugmenter(BaseEstimator):
     max_rotation : float, default=0.0
         Largest rotation in degrees, in [0, 180].
     brightness : float, default=0.0
-        Largest brightness offset, as a fraction of the pixel range.
+        Largest brightness offset, as a fraction of the pixel range ``r``.
     contrast : float, default=0.0
         Largest relative change of contrast, in [0, 1].
     noise : float, default=0.0
         Standard deviation of the additive Gaussian noise, as a fraction of the
-        pixel range.
+        pixel range ``r``.
+    value_range : float, default=None
+        The pixel range ``r`` that ``brightness`` and ``noise`` are fractions
+        of. None derives it from the images (see Notes); give it when the
+        batch may not span the range, e.g. 255 for dark float images that
+        were read as 0..255.
     n_copies : int, default=1
         Number of augmented copies of every image.
     keep_original : bool, default=True
@@ -113,8 +138,12 @@ class ImageAugmenter(BaseEstimator):
 
     Notes
     -----
-    The pixel range is 255 for integer images (uint8 holds 0..255) and 1.0
-    for float images, which are taken to lie in [0, 1]. With ``m`` the mean of
+    Unless ``value_range`` is given, the pixel range ``r`` is the largest
+    absolute pixel value of the batch, but at least 255 for integer images
+    (the range of uint8) and at least 1 for float images (the range [0, 1]):
+    255 for uint8 photos, 1 for floats in [0, 1], and 16 for scikit-learn's
+    0..16 digits (:func:`skcv.datasets.load_digits_images`), whose jitter a
+    fixed range of 1 would make 16 times weaker. With ``m`` the mean of
     an image over all its pixels and channels, steps 4 to 6 compute
 
     .. math:: x' = (x - m)(1 + c) + m + b \\cdot r + \\epsilon, \\quad
@@ -162,6 +191,7 @@ class ImageAugmenter(BaseEstimator):
         "brightness": [Interval(Real, 0, None, closed="left")],
         "contrast": [Interval(Real, 0, 1, closed="both")],
         "noise": [Interval(Real, 0, None, closed="left")],
+        "value_range": [Interval(Real, 0, None, closed="neither"), None],
         "n_copies": [Interval(Integral, 0, None, closed="left")],
         "keep_original": ["boolean"],
         "random_state": ["random_state"],
@@ -178,6 +208,7 @@ class ImageAugmenter(BaseEstimator):
         brightness=0.0,
         contrast=0.0,
         noise=0.0,
+        value_range=None,
         n_copies=1,
         keep_original=True,
         random_state=None,
@@ -190,6 +221,7 @@ class ImageAugmenter(BaseEstimator):
         self.brightness = brightness
         self.contrast = contrast
         self.noise = noise
+        self.value_range = value_range
         self.n_copies = n_copies
         self.keep_original = keep_original
         self.random_state = random_state
@@ -207,11 +239,14 @@ class ImageAugmenter(BaseEstimator):
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples_new, ...)
+        X_new : ndarray of shape (n_samples_new, ...) or DataFrame
             ``n_samples_new = n_samples * (n_copies + keep_original)`` rows or
-            images, with the dtype and layout of ``X``.
-        y_new : ndarray of shape (n_samples_new,) or None
-            ``y[sample_indices_]``.
+            images, with the dtype and layout of ``X``. A DataFrame ``X``
+            gives a DataFrame with its columns and a fresh index, as
+            imbalanced-learn's samplers return.
+        y_new : ndarray of shape (n_samples_new,), Series or None
+            ``y[sample_indices_]``, of the type of ``y``; a Series keeps its
+            name and dtype and gets a fresh index (no duplicated labels).
         """
         images, flat = _check_images(X, image_shape=self.image_shape)
         check_consistent_length(images, y)
@@ -241,7 +276,7 @@ class ImageAugmenter(BaseEstimator):
             X_new = X_new.reshape(X_new.shape[0], -1)
         self.sample_indices_ = np.concatenate([np.arange(n_kept), sources])
         y_new = None if y is None else _safe_indexing(y, self.sample_indices_)
-        return X_new, y_new
+        return _like_pandas_input(X, y, X_new, y_new)
 
     def _augment(self, images, sources, rng):
         """Copies ``images[sources]``, each transformed with its own parameters."""
@@ -260,7 +295,9 @@ class ImageAugmenter(BaseEstimator):
             if self.max_rotation > 0
             else None
         )
-        value_range = pixel_range(images.dtype)
+        value_range = (
+            self._pixel_range(images) if self.brightness or self.noise else 1.0
+        )
         contrast = (
             1 + rng.uniform(-self.contrast, self.contrast, n) if self.contrast else None
         )
@@ -298,6 +335,14 @@ class ImageAugmenter(BaseEstimator):
             )
             copies[block] = saturate_cast(jittered, copies.dtype)
         return copies
+
+    def _pixel_range(self, images):
+        """The range ``r`` of the strengths (see Notes)."""
+        if self.value_range is not None:
+            return float(self.value_range)
+        # pixel_range gives the floor: 255 for integers, 1 for floats.
+        largest = float(np.abs(images).max(initial=0))
+        return max(pixel_range(images.dtype), largest)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -8,6 +8,8 @@ model of each kind, tests it, prints a table and writes a report folder:
 """
 
 import argparse
+import json
+import os
 import shlex
 import sys
 import threading
@@ -53,6 +55,14 @@ def _int_at_least(low):
         return value
 
     return parse
+
+
+def _seed(text):
+    # What numpy.random.RandomState, which seeds every step, accepts.
+    value = _int_at_least(0)(text)
+    if value > 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"must be at most 2**32 - 1, got {value}")
+    return value
 
 
 def _fraction(text):
@@ -195,7 +205,10 @@ def build_parser():
         ),
     )
     search.add_argument(
-        "--seed", type=int, default=0, help="seed of every random step (default: 0)"
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of every random step, 0 to 2**32 - 1 (default: 0)",
     )
     search.add_argument(
         "--n-jobs",
@@ -378,6 +391,13 @@ def _run_models(searches, records, data, args, *, out, stderr):
             except KeyboardInterrupt:
                 interrupted = name
                 break
+            except ValueError as exc:
+                # A fit that cannot go on (divergence, above all) is the
+                # settings' fault: one line, as for any bad argument.
+                lines = str(exc).strip().splitlines() or [type(exc).__name__]
+                raise UsageError(
+                    f"a fit of the {name} search failed: {lines[0]}"
+                ) from exc
             # The plan is an estimate (k-NN's last stage is counted as if
             # augmented): catch up to where this model's share ends.
             bar.update(start + costs[name] - bar.n)
@@ -468,11 +488,9 @@ def run(args, *, argv, stdout=None, stderr=None):
                 for key, values in grid.items()
             },
         )
+    _check_fold_sizes(searches, prefixes, overrides, X_train, y_train)
     out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out {out}: cannot create the folder: {exc}") from None
+    _check_out(out)
     print(
         f"{data.name}: {len(y_train)} training and {len(y_test)} test images of "
         f"shape {image_shape}, {len(np.unique(y_train))} classes; "
@@ -481,6 +499,8 @@ def run(args, *, argv, stdout=None, stderr=None):
         file=stdout,
         flush=True,
     )
+    # The report folder is created when the first model is stored (or the
+    # report written): an interrupt or a failed fit before that leaves none.
     finished, interrupted = _run_models(
         searches, records, (X_train, y_train, X_test), args, out=out, stderr=stderr
     )
@@ -498,6 +518,8 @@ def run(args, *, argv, stdout=None, stderr=None):
         )
         for name, payload in finished.items()
     ]
+    if interrupted is not None and not finished:
+        raise KeyboardInterrupt  # nothing to report: one line, exit 130
     result = _report.RunResult(
         command="skcv " + shlex.join(argv),
         dataset={
@@ -532,9 +554,10 @@ def run(args, *, argv, stdout=None, stderr=None):
         y_test=y_test,
         target_names=data.target_names,
     )
+    _make_out(out)
     summary = _report.write_report(result, out)
     if interrupted is not None:
-        done = ", ".join(finished) or "no model"
+        done = ", ".join(finished)
         print(
             f"skcv run: interrupted during {interrupted}; results of {done} written "
             f"to {out} (marked incomplete); --resume continues from there",
@@ -549,6 +572,62 @@ def run(args, *, argv, stdout=None, stderr=None):
     return 0
 
 
+def _check_fold_sizes(searches, prefixes, overrides, X, y):
+    """Refuse k-NN grid values of ``n_neighbors`` above a training fold's size."""
+    for name, search in searches.items():
+        key = prefixes[name] + "n_neighbors"
+        if key not in search.param_grid:
+            continue
+        n_min = min(len(train) for train, _ in search.cv.split(X, y))
+        too_many = [k for k in search.param_grid[key] if k > n_min]
+        if too_many:
+            if "n_neighbors" in overrides.get(name, {}):
+                where, hint = "--grid", f"use at most {n_min}"
+            else:
+                where = "the default grid's"
+                hint = f"set --grid {name}.n_neighbors to values up to {n_min}"
+            raise UsageError(
+                f"{where} {name}.n_neighbors={too_many[0]}: more than the "
+                f"{n_min} images of the smallest training fold of --cv "
+                f"{search.cv.get_n_splits()}; {hint}"
+            )
+
+
+def _check_out(out):
+    """Refuse an ``--out`` that cannot become a folder, without creating it."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {out}: cannot create the folder: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"--out {out}: cannot create the folder: {existing} is not writable"
+        )
+
+
+def _make_out(out):
+    """Create ``out`` and remove the files an earlier report put there.
+
+    The pictures differ between runs (models, augmentation), so the ones of an
+    earlier run, listed in its results.json, would otherwise sit beside the
+    new report. Other files are left alone.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create the folder: {exc}") from None
+    try:
+        previous = json.loads((out / "results.json").read_text())
+        stale = [entry["file"] for entry in previous.get("plots", [])]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        stale = []
+    for name in stale:
+        # Only names of files inside out, as a report writes them.
+        if isinstance(name, str) and Path(name).name == name and name.endswith(".png"):
+            (out / name).unlink(missing_ok=True)
+
+
 def main(argv=None):
     """Run the command line and return its exit status.
 
@@ -561,8 +640,9 @@ def main(argv=None):
     -------
     status : int
         0 on success, 2 for bad arguments or data that cannot be loaded,
-        130 when interrupted by Ctrl-C (after writing the finished models'
-        results, marked incomplete).
+        130 when interrupted by Ctrl-C, with one line on stderr; the
+        models finished by then are written, marked incomplete, and no score
+        of an interrupted fit is.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -576,5 +656,6 @@ def main(argv=None):
         print(f"skcv {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
         print(f"skcv {args.command}: interrupted", file=sys.stderr)
         return 130

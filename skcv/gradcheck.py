@@ -6,8 +6,13 @@ relative error ``|a - b| / max(|a| + |b|, tiny)``. In float64 a correct
 gradient of a smooth function typically gives errors below ``1e-7``; errors
 near ``1e-2`` or above mean a bug, or a kink (such as a hinge) within ``h`` of
 the point.
+
+Nothing non-finite passes silently: a NaN or an infinity in the value, in an
+analytic gradient or in a numerical one makes :func:`check_gradient` return
+NaN, as :func:`relative_error` and :func:`scipy.optimize.check_grad` do.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -29,8 +34,33 @@ def _check_perturbable(x, name):
 
 
 def _check_step(h):
+    if h is None:
+        return
     if not isinstance(h, Real) or not np.isfinite(h) or h <= 0:
         raise ValueError(f"h must be a finite number > 0; got {h!r}.")
+
+
+def _step(h, x, name, warn=True):
+    """The step for ``x``: ``h``, or when None one suited to ``x.dtype``.
+
+    The rounding error of a centred difference is about ``eps |f| / h`` and
+    its truncation error grows like ``h^2``; ``h = eps ** (1 / 3)`` balances
+    them (1e-5 is kept for float64; float32 gets 4.9e-3). A step below
+    ``sqrt(eps)`` leaves less than half of the digits of the difference: the
+    check then measures rounding, which a warning says.
+    """
+    eps = float(np.finfo(x.dtype).eps)
+    if h is None:
+        return 1e-5 if x.dtype == np.float64 else float(eps ** (1 / 3))
+    if warn and h < np.sqrt(eps):
+        warnings.warn(
+            f"h={h:g} is too small for the {x.dtype} {name}: its rounding error "
+            f"(machine epsilon {eps:.1e}) swamps the centred differences. Use "
+            "h=None (a step chosen from the dtype) or float64.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return float(h)
 
 
 def _centred_differences(f, x, flat_indices, h):
@@ -55,7 +85,7 @@ def _centred_differences(f, x, flat_indices, h):
     return out
 
 
-def numerical_gradient(f, x, h=1e-5):
+def numerical_gradient(f, x, h=None):
     """Gradient of a scalar function by centred differences.
 
     Parameters
@@ -67,8 +97,9 @@ def numerical_gradient(f, x, h=1e-5):
         Point at which to differentiate, of any shape. Each coordinate is
         moved by ``+h`` and ``-h`` and then restored exactly, so ``x`` is left
         unchanged.
-    h : float, default=1e-5
-        Step.
+    h : float, default=None
+        Step. None chooses it from the dtype of ``x``: 1e-5 for float64,
+        ``eps ** (1 / 3)`` otherwise (4.9e-3 for float32).
 
     Returns
     -------
@@ -92,6 +123,8 @@ def numerical_gradient(f, x, h=1e-5):
     """
     _check_perturbable(x, "x")
     _check_step(h)
+    # No warning here: sweeping h into the rounding regime is a use of it.
+    h = _step(h, x, "x", warn=False)
     return _centred_differences(f, x, range(x.size), h).reshape(x.shape)
 
 
@@ -113,7 +146,8 @@ def relative_error(a, b, *, tiny=_TINY):
     -------
     error : float
         ``max_i |a_i - b_i| / max(|a_i| + |b_i|, tiny)``, in ``[0, 1]``
-        (0 for empty arrays).
+        (0 for empty arrays); NaN when an entry of either array is NaN or
+        infinite.
 
     Examples
     --------
@@ -129,11 +163,13 @@ def relative_error(a, b, *, tiny=_TINY):
         raise ValueError(f"a and b differ in shape: {a.shape} and {b.shape}.")
     if a.size == 0:
         return 0.0
-    denom = np.maximum(np.abs(a) + np.abs(b), tiny)
-    return float(np.max(np.abs(a - b) / denom))
+    # inf - inf and inf / inf give the NaN that reports a non-finite entry.
+    with np.errstate(invalid="ignore"):
+        denom = np.maximum(np.abs(a) + np.abs(b), tiny)
+        return float(np.max(np.abs(a - b) / denom))
 
 
-def check_gradient(f_and_grad, params, *, h=1e-5, n_coords=None, random_state=None):
+def check_gradient(f_and_grad, params, *, h=None, n_coords=None, random_state=None):
     """Compare an analytic gradient with the numerical one.
 
     Parameters
@@ -144,8 +180,11 @@ def check_gradient(f_and_grad, params, *, h=1e-5, n_coords=None, random_state=No
         :func:`skcv.losses.softmax_loss` with its data bound.
     params : ndarray or sequence of ndarray
         The point. Each array is perturbed in place and restored.
-    h : float, default=1e-5
-        Step of the centred differences.
+    h : float, default=None
+        Step of the centred differences. None chooses it from each
+        parameter's dtype as :func:`numerical_gradient` does; a step below
+        the square root of the dtype's machine epsilon gives a
+        ``RuntimeWarning``, since the check then measures rounding.
     n_coords : int, default=None
         Check only this many randomly chosen coordinates of each parameter
         (all of them when None, or when a parameter has fewer).
@@ -156,7 +195,10 @@ def check_gradient(f_and_grad, params, *, h=1e-5, n_coords=None, random_state=No
     -------
     error : float
         The largest relative error (see :func:`relative_error`) over the
-        checked coordinates of all parameters.
+        checked coordinates of all parameters. NaN when the value, any entry
+        of any analytic gradient (checked or not) or any numerical
+        derivative is NaN or infinite: a broken gradient never passes as a
+        perfect one.
 
     See Also
     --------
@@ -190,17 +232,24 @@ def check_gradient(f_and_grad, params, *, h=1e-5, n_coords=None, random_state=No
             f"f_and_grad must return (value, grad) with one gradient per "
             f"parameter, i.e. a tuple of {len(params) + 1} items."
         )
-    error = 0.0
-    for p, grad in zip(params, out[1:]):
-        grad = np.asarray(grad)
+    grads = [np.asarray(grad) for grad in out[1:]]
+    for p, grad in zip(params, grads):
         if grad.shape != p.shape:
             raise ValueError(
                 f"A gradient has shape {grad.shape}, its parameter {p.shape}."
             )
+    if not np.isfinite(float(out[0])) or not all(
+        np.isfinite(grad).all() for grad in grads
+    ):
+        return float("nan")
+    # np.max, not max(): Python's max(0.0, nan) is 0.0.
+    errors = [0.0]
+    for i, (p, grad) in enumerate(zip(params, grads)):
         if n_coords is None or n_coords >= p.size:
             flat = np.arange(p.size)
         else:
             flat = rng.choice(p.size, size=n_coords, replace=False)
-        numeric = _centred_differences(lambda _: f_and_grad(*params)[0], p, flat, h)
-        error = max(error, relative_error(grad.reshape(-1)[flat], numeric))
-    return error
+        step = _step(h, p, f"params[{i}]")
+        numeric = _centred_differences(lambda _: f_and_grad(*params)[0], p, flat, step)
+        errors.append(relative_error(grad.reshape(-1)[flat], numeric))
+    return float(np.max(errors))

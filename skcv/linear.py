@@ -21,7 +21,7 @@ from sklearn.utils.validation import (
 )
 
 from ._sgd import _fit_sgd, _SGDConfig, _SGDState
-from ._validation import _check_labels
+from ._validation import _check_labels, _keeps_state_on_error, _unchanged_on_error
 from .losses import _KERNELS
 
 __all__ = ["HingeLinear", "SoftmaxLinear"]
@@ -286,6 +286,25 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         self : object
             The fitted classifier.
         """
+        # Rejected by a check, the fit leaves the model as it was; failing
+        # while training, it keeps the last finished epoch (see Notes).
+        with _unchanged_on_error(self):
+            X, y_idx, sample_weight, warm = self._check_fit_data(X, y, sample_weight)
+        self._random_state = check_random_state(self.random_state)
+        if warm:
+            # A new fit starts with zero velocities and learning_rate_init, as
+            # MLPClassifier does; samples seen and the loss curve carry on.
+            state = _SGDState.zeros_like(
+                self.coef_, self.intercept_, self.learning_rate_init
+            )
+            state.t, state.loss_curve = self._sgd_state.t, self._sgd_state.loss_curve
+            self._sgd_state = state
+        else:
+            self._start(len(self.classes_), X.shape[1], X.dtype)
+        return self._train(X, y_idx, sample_weight, incremental=False)
+
+    def _check_fit_data(self, X, y, sample_weight):
+        """Validate the data of ``fit``; set ``classes_`` once all checks pass."""
         warm = self.warm_start and hasattr(self, "coef_")
         X, y, sample_weight = self._validate_training_data(
             X, y, sample_weight, reset=True
@@ -294,14 +313,15 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes; "
-                f"got 1 class: {classes[0]!r}."
+                f"got 1 class: {classes.tolist()[0]!r}."
             )
         if sample_weight is not None:
             weighted = np.unique(y_idx[sample_weight > 0])
             if len(weighted) < 2:
                 raise ValueError(
                     "sample_weight is positive for samples of only 1 class "
-                    f"({classes[weighted[0]]!r}); at least 2 classes are needed."
+                    f"({classes.tolist()[weighted[0]]!r}); at least 2 classes are "
+                    "needed."
                 )
         if warm and not np.array_equal(classes, self.classes_):
             raise ValueError(
@@ -314,20 +334,12 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
                 f"of the previous fit; got {X.shape[1]}."
             )
         self.classes_ = classes
-        self._random_state = check_random_state(self.random_state)
-        if warm:
-            # A new fit starts with zero velocities and learning_rate_init, as
-            # MLPClassifier does; samples seen and the loss curve carry on.
-            state = _SGDState.zeros_like(
-                self.coef_, self.intercept_, self.learning_rate_init
-            )
-            state.t, state.loss_curve = self._sgd_state.t, self._sgd_state.loss_curve
-            self._sgd_state = state
-        else:
-            self._start(len(classes), X.shape[1], X.dtype)
-        return self._train(X, y_idx, sample_weight, incremental=False)
+        return X, y_idx, sample_weight, warm
 
     @_fit_context(prefer_skip_nested_validation=True)
+    # Whether rejected or failing while training (which restores the weights
+    # of before the call), the call leaves the model as it was.
+    @_keeps_state_on_error
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Run one epoch of minibatch SGD over the given samples.
 
@@ -473,12 +485,18 @@ class SoftmaxLinear(_BaseSGDLinear):
     plus the smooth part of the penalty; the L1 part is applied as a
     proximal soft-thresholding step, which yields exact zeros.
 
-    If the loss or the weights overflow, ``fit`` raises a ``ValueError`` and
-    keeps the finite weights of the last finished epoch. A
-    ``KeyboardInterrupt`` stops training with a warning, likewise keeping the
-    weights of the last finished epoch; in ``partial_fit``, which runs inside
-    the caller's loop, the weights of before the call are restored and the
-    interrupt is passed on.
+    A ``fit`` rejected by its checks (another number of features with
+    ``warm_start``, say) leaves every fitted attribute as it was, and so does
+    a failed ``partial_fit``. If the loss or the weights diverge (see
+    :ref:`optimization`), ``fit`` raises a ``ValueError`` and keeps the finite
+    weights of the last finished epoch. A
+    ``KeyboardInterrupt`` (Ctrl-C) likewise restores the weights of the last
+    finished epoch (in ``partial_fit``, those of before the call) and is then
+    passed on. :class:`~sklearn.neural_network.MLPClassifier` instead ends
+    ``fit`` with a warning; skcv does not, because inside
+    :class:`~sklearn.model_selection.GridSearchCV`, ``cross_validate`` or any
+    other meta-estimator a swallowed interrupt would be scored as a finished
+    fit and the search would carry on.
 
     Examples
     --------

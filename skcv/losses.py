@@ -231,13 +231,66 @@ def _check_loss_args(W, b, X, y, sample_weight):
 
 def _public_loss(kernel, W, b, X, y, sample_weight, **kwargs):
     W, b, X, y, coef, dtype = _check_loss_args(W, b, X, y, sample_weight)
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = _loss_in(dtype, kernel, W, b, X, y, coef, **kwargs)
+        if result is None and dtype != np.float64:
+            # Scores beyond float32's range (inputs near 1e38) fit in float64.
+            result = _loss_in(np.float64, kernel, W, b, X, y, coef, **kwargs)
+        if result is None:
+            result = _loss_of_huge_scores(kernel, W, b, X, y, coef, **kwargs)
+    loss, dW, db = result
+    return loss, dW.astype(dtype, copy=False), None if db is None else db.astype(dtype)
+
+
+def _loss_in(dtype, kernel, W, b, X, y, coef, **kwargs):
+    """Loss and gradients computed in ``dtype``; None if the scores overflow."""
+    coef = np.asarray(coef, dtype=dtype)
     Wc = W.astype(dtype, copy=False)
     Xc = X.astype(dtype, copy=False)
     bc = None if b is None else b.astype(dtype, copy=False)
+    scores = Xc @ Wc.T
+    if bc is not None:
+        scores += bc
+    if not np.isfinite(scores).all():
+        return None
     S = np.empty((W.shape[0], X.shape[0]), dtype=dtype)
     dW = np.empty(W.shape, dtype=dtype)
     db = None if b is None else np.empty(W.shape[0], dtype=dtype)
     loss = _loss_and_grad(kernel, Wc, bc, Xc, y, coef, S, dW, db, **kwargs)
+    return loss, dW, db
+
+
+def _loss_of_huge_scores(kernel, W, b, X, y, coef, **kwargs):
+    """Loss and gradients when even float64 scores overflow.
+
+    Every loss here is unchanged when a constant is added to all scores of a
+    sample. The scores are computed at the scale ``2**-s`` (exact in binary
+    floating point), shifted there by a per-sample constant, the maximum for
+    softmax and the true class's score for the hinges, and scaled back: a
+    difference that still overflows becomes an infinity of the right sign,
+    which the kernels turn into an infinite loss (the true value exceeds the
+    float64 range) and finite gradients, never NaN.
+    """
+    W = W.astype(np.float64)
+    X = X.astype(np.float64)
+    b = None if b is None else b.astype(np.float64)
+    coef = np.asarray(coef, dtype=np.float64)
+    # |score| <= max|W| * max|x| * (n_features + 1) with the intercept (taken
+    # as one more weight): bring that bound below 2**1000.
+    big = max(np.abs(W).max(), 0.0 if b is None else np.abs(b).max(), 1.0)
+    bound = np.log2(big) + np.log2(max(np.abs(X).max(), 1.0))
+    bound += np.log2(X.shape[1] + 1)
+    shift = max(int(np.ceil(bound)) - 1000, 0)
+    scale = np.ldexp(1.0, -shift)
+    S = (X @ (W * scale).T).T
+    if b is not None:
+        S += (b * scale)[:, None]
+    cols = np.arange(S.shape[1])
+    S -= S.max(axis=0) if kernel is _softmax_dscores else S[y, cols]
+    S *= np.ldexp(1.0, shift)
+    loss = kernel(S, y, coef, **kwargs)
+    dW = S @ X
+    db = None if b is None else S.sum(axis=1)
     return loss, dW, db
 
 
@@ -279,7 +332,11 @@ def softmax_loss(W, b, X, y, *, sample_weight=None):
         d l_i / d s = p - onehot(y_i)
 
     Scores are shifted by their row maximum before ``exp``, so very large
-    scores give a finite loss.
+    scores give a finite loss. Scores that overflow the dtype of the inputs
+    are computed in float64, and beyond float64's range at an exact
+    power-of-two scale: the loss is finite whenever its value fits in
+    float64, infinite otherwise, never NaN (this holds for
+    :func:`hinge_loss` too).
 
     Examples
     --------

@@ -16,7 +16,7 @@ from ._distances import (
     _topk_neighbors,
 )
 from ._threadpool import _limit_blas_threads
-from ._validation import _check_labels
+from ._validation import _check_labels, _keeps_state_on_error
 
 __all__ = ["NearestNeighbor"]
 
@@ -147,6 +147,7 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_keeps_state_on_error
     def fit(self, X, y):
         """Store the training rows and their labels.
 

@@ -101,6 +101,25 @@ def _to_rgb(images):
     return (images - low) / (high - low) if high > low else np.zeros_like(images)
 
 
+def _displayable(images):
+    """Channels that ``imshow`` can draw: grey, RGB or RGBA.
+
+    One channel is drawn grey; two channels are drawn as red and green, with
+    an empty blue channel, since ``imshow`` has no two-channel mode.
+    """
+    n_channels = images.shape[-1]
+    if n_channels == 1:
+        return images[..., 0]
+    if n_channels == 2:
+        return np.concatenate([images, np.zeros_like(images[..., :1])], axis=-1)
+    if n_channels > 4:
+        raise ValueError(
+            f"Images of {n_channels} channels cannot be drawn; only 1 (grey), "
+            "2 (red, green), 3 (RGB) or 4 (RGBA)."
+        )
+    return images
+
+
 def _label_names(labels, class_names):
     """One display string per label; ``class_names`` is indexed by the labels."""
     labels = np.asarray(labels)
@@ -251,8 +270,12 @@ def plot_templates(
 
     fig, axes = _image_grid(fig, len(templates), ncols)
     for ax, template, name in zip(axes, templates, class_names):
-        if template.ndim == 3:
-            ax.imshow(_to_rgb(template))
+        if template.ndim == 3 and template.shape[-1] > 1:
+            ax.imshow(_displayable(_to_rgb(template)))
+        elif template.ndim == 3:
+            template = template[..., 0]
+            limit = np.abs(template).max() or 1.0
+            ax.imshow(template, cmap=cmap, vmin=-limit, vmax=limit)
         else:
             limit = np.abs(template).max() or 1.0
             ax.imshow(template, cmap=cmap, vmin=-limit, vmax=limit)
@@ -582,7 +605,8 @@ def plot_misclassified(
     Parameters
     ----------
     images : array-like of shape (n_samples, H, W[, C]) or (n_samples, n_features)
-        The test images, or flat rows together with ``image_shape``.
+        The test images, or flat rows together with ``image_shape``. ``C`` is
+        1 (grey), 2 (drawn as red and green), 3 (RGB) or 4 (RGBA).
     y_true : array-like of shape (n_samples,)
         True labels.
     y_pred : array-like of shape (n_samples,)
@@ -651,9 +675,7 @@ def plot_misclassified(
         fig, len(wrong), min(len(wrong), 8) if ncols is None else ncols
     )
     if shown.ndim == 4:
-        shown = _to_rgb(shown)
-        if shown.shape[-1] == 1:
-            shown = shown[..., 0]
+        shown = _displayable(_to_rgb(shown))
     limits = {} if shown.ndim == 4 else {"vmin": shown.min(), "vmax": shown.max()}
     for ax, image, true, pred in zip(axes, shown, true_names, pred_names):
         ax.imshow(image, cmap=cmap, **limits)

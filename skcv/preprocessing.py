@@ -10,6 +10,7 @@ from sklearn.utils.validation import (
 )
 
 from ._images import _check_image_shape, _check_images
+from ._validation import _keeps_state_on_error
 
 __all__ = ["PixelFlatten"]
 
@@ -109,6 +110,7 @@ class PixelFlatten(TransformerMixin, BaseEstimator):
         return images
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_keeps_state_on_error
     def fit(self, X, y=None):
         """Record the image shape of ``X``.
 

@@ -444,3 +444,47 @@ def test_imblearn_pipeline_uses_it_as_a_sampler():
     pipe.fit(X, y)
     assert pipe.predict(X[:7]).shape == (7,)
     assert len(pipe[0].sample_indices_) == 2 * len(X)
+
+
+def test_brightness_and_noise_follow_the_images_range():
+    # sklearn's digits hold 0..16 as floats: the strengths are fractions of 16
+    # there, of 1 for floats in [0, 1] and of 255 for uint8.
+    rng = np.random.default_rng(0)
+    unit = rng.random((300, 8, 8))
+    unit[:, 0, 0] = 1.0
+    for X, r in ((unit, 1.0), (unit * 16, 16.0), ((unit * 255).astype(np.uint8), 255)):
+        aug = ImageAugmenter(brightness=0.2, keep_original=False, random_state=0)
+        X_new, _ = aug.fit_resample(X, np.zeros(len(X)))
+        offset = X_new.astype(np.float64).mean(axis=(1, 2)) - X.mean(axis=(1, 2))
+        # uniform in [-0.2 r, 0.2 r]: the extremes come close to the bounds
+        assert 0.18 * r < np.abs(offset).max() <= 0.2 * r + 0.5 * (r == 255)
+        noisy, _ = ImageAugmenter(
+            noise=0.05, keep_original=False, random_state=0
+        ).fit_resample(X.astype(np.float64), np.zeros(len(X)))
+        residual = noisy - X
+        np.testing.assert_allclose(residual.std(), 0.05 * r, rtol=0.03)
+    # dark uint8 images keep the uint8 range, and value_range overrides
+    dark = (unit * 16).astype(np.uint8)
+    aug = ImageAugmenter(brightness=0.1, keep_original=False, random_state=0)
+    assert aug._pixel_range(dark) == 255
+    assert aug.set_params(value_range=16)._pixel_range(dark) == 16
+
+
+def test_pandas_input_comes_back_as_pandas_with_a_fresh_index():
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(
+        IMAGES_U8[:4].reshape(4, -1),
+        columns=[f"px{i}" for i in range(IMAGES_U8[0].size)],
+        index=[10, 20, 30, 40],
+    )
+    y = pd.Series(["a", "b", "a", "b"], index=X.index, name="label")
+    aug = ImageAugmenter(
+        image_shape=IMAGES_U8.shape[1:], max_shift=1, n_copies=2, random_state=0
+    )
+    X_new, y_new = aug.fit_resample(X, y)
+    assert isinstance(X_new, pd.DataFrame) and list(X_new.columns) == list(X.columns)
+    assert isinstance(y_new, pd.Series) and y_new.name == "label"
+    assert y_new.index.is_unique and X_new.index.equals(y_new.index)
+    assert len(X_new) == 12
+    np.testing.assert_array_equal(y_new, y.to_numpy()[aug.sample_indices_])
+    np.testing.assert_array_equal(X_new.to_numpy()[:4], X.to_numpy())

@@ -884,6 +884,26 @@ LOADER_CASES = {
         ValueError,
         "not a readable .npz file",
     ),
+    "npz-empty-file": (
+        lambda p, mp: load_npz(_text(p / "f.npz", "")),
+        ValueError,
+        r"f\.npz' is empty, not a readable .npz file",
+    ),
+    "npz-members-not-arrays": (
+        lambda p, mp: load_npz(_zip(p / "f.npz", {"X.npy": b"abc", "y.npy": b"d"})),
+        ValueError,
+        r"f\.npz': the member X is not a NumPy array",
+    ),
+    "npz-0-pixels": (
+        lambda p, mp: load_npz(_npz(p / "f.npz", X=np.zeros((3, 0, 4)), y=[0, 1, 2])),
+        ValueError,
+        r"X in .*f\.npz' has samples of 0 pixels",
+    ),
+    "npz-0-features": (
+        lambda p, mp: load_npz(_npz(p / "f.npz", X=np.zeros((3, 0)), y=[0, 1, 2])),
+        ValueError,
+        "has samples of 0 pixels",
+    ),
     "npz-single-array": (
         lambda p, mp: load_npz(_save(p / "f.npy", IMAGES)),
         ValueError,
@@ -1008,6 +1028,16 @@ def _text(path, text):
     return path
 
 
+def _zip(path, members):
+    """An archive whose members are raw bytes, not .npy arrays."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
 def _save(path, array):
     np.save(path, array)
     return path
@@ -1095,3 +1125,15 @@ def test_bad_loss_input_gives_a_clear_error(case, loss):
 def test_bad_penalty_input_gives_a_clear_error(W, exc, match):
     with pytest.raises(exc, match=match):
         penalty_value_and_grad(W, "elasticnet")
+
+
+def test_load_npz_keeps_uint64_labels_as_stored(tmp_path):
+    # 2**63 and above do not fit int64: they must not wrap to negative numbers.
+    y = np.array([2**64 - 1, 2**63, 5, 2**63], dtype=np.uint64)
+    data = load_npz(_npz(tmp_path / "f.npz", X=np.zeros((4, 2, 2)), y=y))
+    np.testing.assert_array_equal(data.target, y)
+    assert data.target.dtype == np.uint64
+    assert data.target_names == ["5", str(2**63), str(2**64 - 1)]
+    # labels that fit stay int64, as documented
+    small = load_npz(_npz(tmp_path / "g.npz", X=np.zeros((2, 2, 2)), y=y[[2, 2]]))
+    assert small.target.dtype == np.int64

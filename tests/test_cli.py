@@ -6,6 +6,7 @@ import re
 import struct
 import subprocess
 import sys
+import time
 from contextlib import redirect_stderr, redirect_stdout
 
 import joblib
@@ -196,6 +197,17 @@ def _bad_npz(tmp_path, kind):
         np.savez(path, X=np.zeros((20, 64)), y=np.arange(20) % 2)
     elif kind == "no_y":
         np.savez(path, X=np.zeros((20, 8, 8)))
+    elif kind == "tiny":
+        rng = np.random.default_rng(0)
+        np.savez(path, X=rng.random((15, 8, 8)), y=np.arange(15) % 2)
+    elif kind in ("digits_0_9", "digits_names"):
+        digits = load_digits()
+        names = np.array(["zero", "one", "two", "three", "four", "five", "six",
+                          "seven", "eight", "nine"])  # fmt: skip
+        y = digits.target[:200]
+        np.savez(path, X=digits.images[:200], y=names[y] if "names" in kind else y)
+    elif kind == "empty":
+        path.write_bytes(b"")
     else:
         path.write_text("not an archive")
     return str(path)
@@ -226,13 +238,38 @@ BAD_ARGUMENTS = [
     (["run", "--models", "knn", "--grid", "softmax.alpha=1"], "not in --models"),
     (["run", "--dataset", "mnist", "--data-home", "EMPTY"], "with --download"),
     (["run", "--out", "text", "--models", "knn"], "cannot create the folder"),
-]
+    (["run", "--dataset", "empty"], "empty.npz' is empty, not a readable .npz"),
+    (["run", "--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+    (["run", "--seed", str(2**32)], "argument --seed: must be at most 2**32 - 1"),
+    (["run", "--dataset", "digits_0_9", "--test-dataset", "digits_names"],
+     "--test-dataset holds 10 label(s) never seen in training: eight, five"),
+    (["run", "--models", "knn", "--grid", "knn.n_neighbors=1,5000"],
+     "--grid knn.n_neighbors=5000: more than the 1149 images of the smallest "
+     "training fold of --cv 5; use at most 1149"),
+    (["run", "--dataset", "tiny", "--models", "knn", "--cv", "2"],
+     "the default grid's knn.n_neighbors=7: more than the 6 images of the "
+     "smallest training fold of --cv 2; set --grid knn.n_neighbors to values "
+     "up to 6"),
+    (["run", "--grid", "knn.online=true"], "NearestNeighbor has no parameter 'online'"),
+    (["run", "--grid", "knn.n_neighbors=1", "--grid", "knn.n_neighbors=3"],
+     "--grid knn.n_neighbors is given twice"),
+    (["run", "--grid", "knn.augmenter__max_shift=1,2"],
+     "can be searched only with an augmentation preset"),
+    (["run", "--augment", "shift", "--grid", "knn.augmenter__max_sheft=1"],
+     "ImageAugmenter has no parameter 'max_sheft'"),
+    (["run", "--augment", "shift", "--grid", "knn.augmenter__max_shift=-1"],
+     "'max_shift' parameter of ImageAugmenter"),
+    (["run", "--models", "softmax", "--augment", "none", "--cv", "2", "--no-progress",
+      "--grid", "softmax.learning_rate_init=1e6", "--grid", "softmax.alpha=1e-4"],
+     "a fit of the softmax search failed: SGD diverged in epoch 2"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("argv", "message"), BAD_ARGUMENTS, ids=repr)
 def test_bad_arguments_exit_2_with_one_clear_line(argv, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    argv = [_bad_npz(tmp_path, a) if a in ("flat", "no_y", "text") else a for a in argv]
+    files = ("flat", "no_y", "text", "empty", "tiny", "digits_0_9", "digits_names")
+    argv = [_bad_npz(tmp_path, a) if a in files else a for a in argv]
     argv = [str(tmp_path) if a == "EMPTY" else a for a in argv]
     status, _, stderr = _run(argv)
     assert status == 2
@@ -357,8 +394,7 @@ def test_scheduler_local_runs_the_search_on_dask_with_equal_scores(tmp_path):
         }
     assert results["settings"]["scheduler"] == "local"
     # The progress bar, fed from the parent process, still counted every fit.
-    done, total = re.findall(r"\| (\d+)/(\d+) \[", stderr)[-1]
-    assert done == total
+    assert re.findall(r"(\d+)%\|", stderr)[-1] == "100"
     assert scores["dask"] == scores["serial"]
 
 
@@ -508,3 +544,92 @@ def test_halving_search_reports_each_level(tiny_npz, tmp_path):
     knn = results["models"]["knn"]
     assert knn["search"] == "NeighborsSearchCV"
     assert sorted(p["file"] for p in results["plots"]) == sorted(PNG_FILES)
+
+
+_SLOW_SOFTMAX = [
+    "run", "--models", "softmax", "--augment", "none", "--cv", "2",
+    "--grid", "softmax.max_iter=100000", "--grid", "softmax.n_iter_no_change=100000",
+    "--grid", "softmax.learning_rate_init=0.01", "--grid", "softmax.alpha=1e-4",
+    "--no-progress",
+]  # fmt: skip
+
+
+def test_ctrl_c_stops_a_linear_search_with_status_130(tmp_path):
+    # A real SIGINT while the first fit trains: no fit of a search may turn it
+    # into a finished one, so the run stops, with one line and no traceback.
+    import signal
+
+    out = tmp_path / "report"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skcv", *_SLOW_SOFTMAX, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.readline()  # the header line comes right before the searches
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["skcv run: interrupted"]
+    assert not out.exists()  # nothing scored, no empty folder
+
+
+@pytest.mark.parametrize("model", ["knn", "softmax"])
+def test_ctrl_c_in_any_fit_exits_130_and_writes_no_score(model, tmp_path, monkeypatch):
+    calls = []
+    make = skcv.NearestNeighbor if model == "knn" else skcv.SoftmaxLinear
+    fit = make.fit
+
+    def interrupted_fit(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(make, "fit", interrupted_fit)
+    grid = {"knn": "knn.n_neighbors=1,3", "softmax": "softmax.alpha=1e-4,1e-3"}[model]
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "notes.txt").write_text("kept")
+    status, _, stderr = _run(
+        ["run", "--models", model, "--cv", "2", "--augment", "none",
+         "--out", str(out), "--no-progress", "--grid", grid]
+    )  # fmt: skip
+    assert status == 130
+    assert stderr.strip().splitlines() == ["skcv run: interrupted"]
+    # an existing folder and its files stay; no results of the run appear
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_augmenter_settings_are_searchable(tmp_path):
+    out = tmp_path / "report"
+    status, _, stderr = _run(
+        ["run", "--models", "knn", "--augment", "shift", "--cv", "2", "--max-train",
+         "200", "--grid", "knn.n_neighbors=1", "--grid", "knn.augmenter__max_shift=0,1",
+         "--out", str(out), "--no-progress"]
+    )  # fmt: skip
+    assert status == 0, stderr
+    results = json.loads((out / "results.json").read_text())
+    knn = results["models"]["knn"]
+    assert knn["param_grid"]["augmenter__max_shift"] == [0, 1]
+    searched = {p["params"]["augmenter__max_shift"] for p in knn["cv_results"]}
+    assert searched == {0, 1}
+
+
+def test_pictures_of_an_earlier_report_are_removed(tmp_path):
+    out = tmp_path / "report"
+    argv = ["run", "--models", "knn", "--cv", "2", "--max-train", "200",
+            "--grid", "knn.n_neighbors=1", "--out", str(out),
+            "--no-progress"]  # fmt: skip
+    assert _run([*argv, "--augment", "auto"])[0] == 0
+    assert (out / "augment.png").exists()
+    (out / "notes.txt").write_text("not ours")
+    assert _run([*argv, "--augment", "none"])[0] == 0
+    listed = {
+        p["file"] for p in json.loads((out / "results.json").read_text())["plots"]
+    }
+    assert "augment.png" not in listed
+    pngs = {p.name for p in out.glob("*.png")}
+    assert pngs == listed  # only the new report's pictures
+    assert (out / "notes.txt").read_text() == "not ours"

@@ -115,3 +115,64 @@ def test_bad_arguments_are_named():
         check_gradient(lambda W: (1.0, np.ones(3)), np.ones(2))
     with pytest.raises(ValueError, match="n_coords"):
         check_gradient(lambda W: (1.0, W), np.ones(2), n_coords=0)
+
+
+def _square(W):
+    return float(np.sum(W.astype(np.float64) ** 2)), 2 * W
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_check_gradient_propagates_a_non_finite_gradient(bad):
+    W = np.ones((2, 3))
+    broken = np.full_like(W, bad)
+    assert np.isnan(check_gradient(lambda W: (float((W**2).sum()), broken), W))
+    assert np.isnan(relative_error(broken, numerical_gradient(_square_value, W)))
+    # one bad entry, outside the coordinates checked, still fails the check
+    one = 2 * W
+    one[1, 2] = bad
+
+    def f(W):
+        return float((W**2).sum()), one
+
+    assert np.isnan(check_gradient(f, W, n_coords=1, random_state=0))
+
+
+def _square_value(W):
+    return float((W**2).sum())
+
+
+def test_check_gradient_propagates_nan_in_any_parameter_and_in_the_value():
+    W, b = np.ones((2, 3)), np.ones(3)
+
+    def nan_in_second(W, b):
+        return float((W**2).sum() + (b**2).sum()), 2 * W, np.full_like(b, np.nan)
+
+    assert np.isnan(check_gradient(nan_in_second, [W, b]))
+
+    def nan_value(W):
+        return float("nan"), 2 * W
+
+    assert np.isnan(check_gradient(nan_value, W))
+
+    # finite at the point but not at a perturbed one: the numerical side is NaN
+    def kinked(W):
+        return float(np.sqrt(W[0, 0] - 1) if W[0, 0] >= 1 else np.nan), np.zeros_like(W)
+
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(check_gradient(kinked, W))
+
+
+def test_check_gradient_steps_by_the_dtype_in_float32():
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(3, 4)).astype(np.float32)
+
+    def f(W):
+        return float(np.sum(W**2, dtype=np.float32)), 2 * W
+
+    # float32's step keeps a right gradient far below the error of a bug
+    assert check_gradient(f, W) < 1e-3
+    with pytest.warns(RuntimeWarning, match="too small for the float32"):
+        check_gradient(f, W, h=1e-5)
+    # numerical_gradient is the raw tool: its default step follows the dtype
+    grad = numerical_gradient(lambda v: float(np.sum(v**2, dtype=np.float32)), W)
+    assert relative_error(grad, 2 * W) < 1e-3

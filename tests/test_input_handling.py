@@ -575,3 +575,81 @@ def test_knn_on_huge_values_is_exact_or_refused(metric, exponent, fits, weights)
         proba = est.predict_proba(Q * scale)
     np.testing.assert_array_equal(ind, ref.kneighbors(Q, return_distance=False))
     np.testing.assert_allclose(proba, ref.predict_proba(Q), rtol=1e-12)
+
+
+def _fitted_state(est):
+    """Every attribute, arrays as copies, nested estimators by identity."""
+    return {
+        k: v.copy() if isinstance(v, np.ndarray) else v for k, v in vars(est).items()
+    }
+
+
+def _assert_same_state(est, before):
+    after = vars(est)
+    assert set(after) == set(before)
+    for key, value in before.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(after[key], value, err_msg=key)
+        else:
+            assert after[key] is value or after[key] == value, key
+
+
+_MIXED_LABELS = np.array(["a", 1] * (len(ROWS) // 2), dtype=object)
+
+
+@pytest.mark.parametrize(
+    "make, bad_fit",
+    [
+        # warm_start with another number of features
+        (
+            lambda: SoftmaxLinear(warm_start=True, max_iter=5, random_state=0),
+            lambda est: est.fit(ROWS[:, :10], Y_IDX),
+        ),
+        (
+            lambda: HingeLinear(warm_start=True, max_iter=5, random_state=0),
+            lambda est: est.fit(ROWS[:, :10], Y_IDX),
+        ),
+        # labels of mixed types, found after the features were recorded
+        (
+            lambda: SoftmaxLinear(max_iter=5, random_state=0),
+            lambda est: est.fit(ROWS[:, :10], _MIXED_LABELS),
+        ),
+        (
+            lambda: SoftmaxLinear(max_iter=5, random_state=0),
+            lambda est: est.partial_fit(ROWS, np.full(len(ROWS), 7)),
+        ),
+        (NearestNeighbor, lambda est: est.fit(ROWS[:, :10], _MIXED_LABELS)),
+        (
+            lambda: _augmented(SoftmaxLinear(max_iter=5, random_state=0)),
+            lambda est: est.fit(IMAGES[:, :3], _MIXED_LABELS),
+        ),
+        (
+            lambda: _augmented(SoftmaxLinear(max_iter=5), online=True),
+            lambda est: est.fit(IMAGES[:, :3], _MIXED_LABELS),
+        ),
+        # rows that image_shape cannot read, found after the features
+        (lambda: PixelFlatten(image_shape=(4, 4)), lambda est: est.fit(ROWS[:, :10])),
+    ],
+    ids=[
+        "softmax-warm-start",
+        "hinge-warm-start",
+        "softmax-labels",
+        "softmax-partial-fit",
+        "knn",
+        "augmented",
+        "augmented-online",
+        "pixel-flatten",
+    ],
+)
+def test_a_failed_fit_leaves_the_fitted_model_as_it_was(make, bad_fit):
+    # MLPClassifier keeps the model intact; skcv's estimators do too.
+    est = make()
+    X = IMAGES if isinstance(est, (AugmentedClassifier, PixelFlatten)) else ROWS
+    est.fit(X, Y_IDX)
+    before = _fitted_state(est)
+    expected = est.predict(X) if hasattr(est, "predict") else est.transform(X)
+    with pytest.raises((ValueError, TypeError)):
+        bad_fit(est)
+    _assert_same_state(est, before)
+    again = est.predict(X) if hasattr(est, "predict") else est.transform(X)
+    np.testing.assert_array_equal(again, expected)

@@ -255,6 +255,28 @@ def test_divergence_raises_and_keeps_finite_weights(make):
 
 
 @parametrize_estimators
+def test_a_loss_that_grows_by_orders_of_magnitude_is_divergence(make):
+    # learning_rate_init=1e6: the loss is finite but grows from ~1e40 to
+    # ~1e76 in the second epoch, with training accuracy near chance.
+    X, y = _blobs()
+    clf = make(learning_rate_init=1e6, random_state=0)
+    with pytest.raises(ValueError, match=r"diverged in epoch 2: the loss grew to"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 1
+    assert np.isfinite(clf.coef_).all()
+    # streamed through partial_fit, the first epoch is the reference as well
+    clf = make(learning_rate_init=1e6, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="diverged in epoch 2"):
+        clf.partial_fit(X, y)
+    # healthy training, even at a large step size on unscaled features whose
+    # first epoch is far above the loss of zero weights, never trips it
+    for scale in (1.0, 100.0):
+        for lr in (0.01, 1.0, 100.0):
+            make(learning_rate_init=lr, random_state=0, max_iter=30).fit(X * scale, y)
+
+
+@parametrize_estimators
 def test_keyboard_interrupt_keeps_the_last_finished_epoch(make, monkeypatch):
     X, y = _blobs()
     batches_per_epoch = 3
@@ -269,8 +291,11 @@ def test_keyboard_interrupt_keeps_the_last_finished_epoch(make, monkeypatch):
         return step(*args, **kwargs)
 
     monkeypatch.setattr(skcv._sgd, "_batch_step", interrupted_step)
-    with pytest.warns(UserWarning, match="interrupted by user after 2 finished"):
-        clf.fit(X, y)
+    # passed on, never a warning and a fit that looks finished
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(KeyboardInterrupt):
+            clf.fit(X, y)
     monkeypatch.undo()
     assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
     two_epochs = make(random_state=0, batch_size=100, max_iter=2)
@@ -395,3 +420,23 @@ def test_bad_prediction_input_is_named():
         clf.predict(np.full((1, 5), np.nan))
     with pytest.raises(ValueError, match="parameter of SoftmaxLinear"):
         SoftmaxLinear(learning_rate="optimal").fit(X, y)
+
+
+def test_messages_show_labels_as_plain_values_and_end_sentences(capsys):
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    # 0, as scikit-learn prints it, not np.int64(0)
+    with pytest.raises(ValueError, match=r"got 1 class: 0\.$"):
+        SoftmaxLinear().fit(X, np.zeros(10, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"positive for samples of only 1 class \(1\)"):
+        SoftmaxLinear().fit(X, np.arange(10) % 2, sample_weight=np.arange(10) % 2)
+    # the early-stopping message of the adaptive schedule ends its sentence
+    clf = SoftmaxLinear(
+        learning_rate="adaptive", early_stopping=True, tol=10.0, n_iter_no_change=1,
+        max_iter=3, verbose=1, random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(np.tile(X, (3, 1)), np.arange(30) % 2)
+    lines = capsys.readouterr().out.splitlines()
+    setting = [line for line in lines if "Setting learning rate" in line]
+    assert setting and all(line.endswith("0.006000.") for line in setting)

@@ -152,6 +152,50 @@ def test_softmax_is_stable_for_huge_scores(dtype):
     assert dW.dtype == dtype and db.dtype == dtype
 
 
+_ALL_LOSSES = {
+    "softmax": softmax_loss,
+    "weston_watkins": hinge_loss,
+    "crammer_singer": lambda *a: hinge_loss(*a, multi_class="crammer_singer"),
+}
+
+
+@pytest.mark.parametrize("loss", list(_ALL_LOSSES))
+def test_losses_are_finite_when_float32_scores_overflow(loss):
+    # Scores of 1e39 and 9e38 overflow float32 (max 3.4e38); the sample with
+    # the right class on top costs nothing, the other the score gap.
+    W = np.array([[10.0], [9.0]], np.float32)
+    X = np.array([[1e38], [1e38]], np.float32)
+    value, dW, db = _ALL_LOSSES[loss](W, np.zeros(2, np.float32), X, np.array([0, 1]))
+    gap = float(np.float32(1e38)) * 1.0  # (10 - 9) * 1e38
+    expected = {"softmax": gap / 2, "weston_watkins": (gap + 1) / 2}
+    assert value == pytest.approx(expected.get(loss, (gap + 1) / 2), rel=1e-6)
+    assert dW.dtype == np.float32 and np.isfinite(dW).all() and np.isfinite(db).all()
+
+
+@pytest.mark.parametrize("loss", list(_ALL_LOSSES))
+def test_losses_are_never_nan_when_float64_scores_overflow(loss):
+    # Both scores overflow float64 (2e308 and 1.998e308) but differ by
+    # 2e305 in favour of the true class: every loss is exactly 0.
+    W = np.array([[1.0, 1.0], [1.0, 0.998]])
+    X = np.array([[1e308, 1e308]])
+    value, dW, db = _ALL_LOSSES[loss](W, np.zeros(2), X, np.array([0]))
+    assert value == 0.0
+    assert np.isfinite(dW).all() and np.isfinite(db).all()
+    # the other way round: the gap, 2e305, which fits
+    value = _ALL_LOSSES[loss](W, np.zeros(2), X, np.array([1]))[0]
+    assert value == pytest.approx(2e305, rel=1e-9)
+    # a gap of 4e308 exceeds float64: the loss is infinite, never NaN
+    W = np.array([[1.0, 1.0], [-1.0, -1.0]])
+    value, dW, db = _ALL_LOSSES[loss](W, np.zeros(2), X, np.array([1]))
+    assert value == np.inf
+    assert np.isfinite(dW).all() and np.isfinite(db).all()
+    # scores near 1e308 that do not overflow: the exact gap
+    X = np.array([[1e308, 0.0]])
+    W = np.array([[1.5], [1.0]]).repeat(2, axis=1) * [1, 0]
+    value = _ALL_LOSSES[loss](W, np.zeros(2), X, np.array([1]))[0]
+    assert value == pytest.approx(0.5e308 + (0 if loss == "softmax" else 1), rel=1e-12)
+
+
 def test_penalty_values():
     W = np.array([[3.0, -4.0], [0.0, 1.0]])
     sq, ab = 26.0, 8.0

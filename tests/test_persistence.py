@@ -7,7 +7,6 @@ calls do, and Ctrl-C must leave a usable model behind.
 """
 
 import pickle
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import joblib
@@ -400,18 +399,22 @@ def test_concurrent_augmentation_equals_serial():
 
 # ---------------------------------------------------------------- interruption
 #
-# fit's own interruption (the weights of the last finished epoch, and a
-# warning) is tested in test_linear.py; here is what happens around it.
+# fit's own interruption (the weights of the last finished epoch, and the
+# interrupt passed on) is tested in test_linear.py; here is what happens
+# around it.
 
 
-def _interrupt_batch_step(monkeypatch, after):
-    """Make the SGD batch step raise KeyboardInterrupt from call ``after`` on."""
+def _interrupt_batch_step(monkeypatch, after, once=False):
+    """Make the SGD batch step raise KeyboardInterrupt from call ``after`` on.
+
+    With ``once``, only that call raises, as a single Ctrl-C would.
+    """
     step = skcv._sgd._batch_step
     calls = []
 
     def interrupted(*args, **kwargs):
         calls.append(1)
-        if len(calls) > after:
+        if len(calls) == after + 1 or (len(calls) > after and not once):
             raise KeyboardInterrupt
         return step(*args, **kwargs)
 
@@ -447,7 +450,7 @@ def test_interrupted_online_augmented_training_stops_with_the_last_epoch(monkeyp
 
     _interrupt_batch_step(monkeypatch, after=13)
     est = make()
-    with pytest.warns(UserWarning, match="interrupted by user after 2 finished"):
+    with pytest.raises(KeyboardInterrupt):
         est.fit(IMAGES, LABELS)
     monkeypatch.undo()
     assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
@@ -458,17 +461,42 @@ def test_interrupted_online_augmented_training_stops_with_the_last_epoch(monkeyp
     np.testing.assert_array_equal(est.predict(IMAGES), two_epochs.predict(IMAGES))
 
 
-def test_interrupted_offline_augmented_training_keeps_the_inner_fit(monkeypatch):
+def test_interrupted_offline_augmented_training_is_passed_on(monkeypatch):
+    est = _augmented(SoftmaxLinear(batch_size=60, max_iter=50)).fit(IMAGES, LABELS)
+    before = est.estimator_
+    # 180 augmented rows in batches of 60: the interrupt falls in epoch 2.
     _interrupt_batch_step(monkeypatch, after=4)
-    est = _augmented(SoftmaxLinear(batch_size=60, max_iter=50))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with pytest.raises(KeyboardInterrupt):
         est.fit(IMAGES, LABELS)
     monkeypatch.undo()
-    assert any("interrupted by user" in str(w.message) for w in caught)
-    # 180 augmented rows in batches of 60: the interrupt falls in epoch 2.
-    assert est.estimator_[-1].n_iter_ == 1
+    # the wrapper still holds its previous, finished fit
+    assert est.estimator_ is before
     est.predict(IMAGES)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SoftmaxLinear(batch_size=30, max_iter=50),
+        lambda: HingeLinear(batch_size=30, max_iter=50),
+        lambda: _augmented(SoftmaxLinear(batch_size=30), online=True, tol=None),
+    ],
+    ids=["softmax", "hinge", "online-augmented"],
+)
+@pytest.mark.parametrize("meta", ["grid_search", "cross_validate"])
+def test_no_meta_estimator_scores_an_interrupted_fit(make, meta, monkeypatch):
+    # An interrupt inside a search stops the search: it is never scored as a
+    # finished fit while the search carries on with the next one.
+    from sklearn.model_selection import GridSearchCV, cross_validate
+
+    X = IMAGES if isinstance(make(), AugmentedClassifier) else ROWS
+    # one interrupt, in the second or third epoch of the first fold
+    _interrupt_batch_step(monkeypatch, after=7, once=True)
+    with pytest.raises(KeyboardInterrupt):
+        if meta == "grid_search":
+            GridSearchCV(make(), {}, cv=3, error_score=0.0).fit(X, LABELS)
+        else:
+            cross_validate(make(), X, LABELS, cv=3, error_score=0.0)
 
 
 def _blas_threads():

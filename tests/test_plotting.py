@@ -333,3 +333,19 @@ def test_clear_error_without_matplotlib(monkeypatch, softmax_pipeline):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r'pip install "skcv\[plot\]"'):
         plot_templates(softmax_pipeline)
+
+
+def test_two_channel_images_are_drawn_as_red_and_green():
+    two = np.random.default_rng(0).integers(0, 256, (3, 4, 4, 2), dtype=np.uint8)
+    fig = plot_misclassified(two, [0, 1, 2], [1, 1, 1], fig=Figure())
+    data = _image_data(fig)
+    assert len(data) == 2
+    np.testing.assert_array_equal(data[0][..., :2], two[0])
+    np.testing.assert_array_equal(data[0][..., 2], 0)
+    # templates of a model trained on 2-channel images too
+    images = np.random.default_rng(0).uniform(size=(60, 4, 5, 2))
+    pipe = make_pipeline(PixelFlatten(), SoftmaxLinear(max_iter=3, random_state=0))
+    pipe.fit(images, np.arange(60) % 3)
+    assert len(_image_data(plot_templates(pipe, fig=Figure()))) == 3
+    with pytest.raises(ValueError, match="Images of 5 channels cannot be drawn"):
+        plot_misclassified(np.zeros((2, 3, 3, 5)), [0, 1], [1, 0], fig=Figure())

@@ -187,7 +187,8 @@ def load_npz(path, *, return_X_y=False):
         data : ndarray of shape (n_samples, n_features)
             ``X`` with each image flattened row by row (a view of ``images``).
         target : ndarray of shape (n_samples,), dtype int64
-            Integer labels as stored; string labels are replaced by their
+            Integer labels as stored (uint64 when a label is 2**63 or more,
+            which int64 cannot hold); string labels are replaced by their
             index in ``target_names``.
         target_names : list of str
             The sorted distinct labels, as strings.
@@ -200,9 +201,10 @@ def load_npz(path, *, return_X_y=False):
     Raises
     ------
     ValueError
-        If the file is not an ``.npz`` archive, lacks ``X`` or ``y``, holds
-        object arrays, or if the arrays have unusable shapes, different
-        lengths or non-finite pixels.
+        If the file is empty or not an ``.npz`` archive, lacks ``X`` or ``y``,
+        holds object arrays or members that are not arrays, or if the arrays
+        have unusable shapes (0 pixels among them), different lengths or
+        non-finite pixels. The message names the file.
     TypeError
         If ``X`` is not numeric or ``y`` holds neither integers nor strings.
 
@@ -235,6 +237,10 @@ def load_npz(path, *, return_X_y=False):
         )
     if X.dtype.kind == "f" and not np.isfinite(X).all():
         raise ValueError(f"X in {os.fspath(path)!r} contains NaN or infinity.")
+    if X.shape[1:] and 0 in X.shape[1:]:
+        raise ValueError(
+            f"X in {os.fspath(path)!r} has samples of 0 pixels (shape {X.shape})."
+        )
     if y.ndim != 1:
         raise ValueError(
             f"y in {os.fspath(path)!r} must have shape (n_samples,); got shape "
@@ -246,7 +252,10 @@ def load_npz(path, *, return_X_y=False):
             f"samples in X, {len(y)} labels in y."
         )
     if y.dtype.kind in "iu":
-        target = y.astype(np.int64)
+        # int64 unless a label does not fit (uint64 from 2**63 on): the labels
+        # come back exactly as stored, never wrapped around.
+        fits = y.size == 0 or y.dtype.kind == "i" or y.max() <= np.iinfo(np.int64).max
+        target = y.astype(np.int64 if fits else np.uint64)
         names = [str(v) for v in np.unique(target)]
     elif y.dtype.kind in "US":
         labels, target = np.unique(y, return_inverse=True)
@@ -274,9 +283,11 @@ def _read_npz_arrays(path):
     shown = repr(os.fspath(path))
     try:
         archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
+        if isinstance(exc, EOFError):
+            raise ValueError(f"{shown} is empty, not a readable .npz file.") from exc
         raise ValueError(f"{shown} is not a readable .npz file: {exc}") from exc
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(
@@ -291,9 +302,21 @@ def _read_npz_arrays(path):
                 f"{sorted(archive.files)}. Write it with np.savez(path, X=X, y=y)."
             )
         try:
-            return archive["X"], archive["y"]
+            arrays = archive["X"], archive["y"]
         except ValueError as exc:
+            if "allow_pickle" not in str(exc):
+                raise ValueError(f"{shown} holds a corrupt array: {exc}") from exc
             raise ValueError(
                 f"{shown} holds object arrays, which are not loaded because they "
                 f"would need pickle: {exc}"
             ) from exc
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{shown} is not a readable .npz file: {exc}") from exc
+    for key, array in zip(("X", "y"), arrays):
+        # A member that is not in .npy format comes back as raw bytes.
+        if not isinstance(array, np.ndarray):
+            raise ValueError(
+                f"{shown}: the member {key} is not a NumPy array (.npy); write "
+                "the file with np.savez(path, X=X, y=y)."
+            )
+    return arrays
