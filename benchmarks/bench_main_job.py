@@ -114,7 +114,8 @@ def _unit_costs(results):
     """Measured seconds of one fold's fit (linear) or neighbour search (k-NN).
 
     Per model: the cost of one fit on a whole training fold without and with
-    augmentation, read from the points scored on the most rows.
+    augmentation, read from the points scored on the most rows (for k-NN,
+    those of the chosen metric).
     """
     units = {}
     for name, model in results["models"].items():
@@ -129,10 +130,12 @@ def _unit_costs(results):
             if not chosen:
                 continue
             if name == "knn":
-                groups = len({p["params"]["metric"] for p in chosen})
-                per_fold = sum(
-                    p["mean_fit_time"] + p["mean_score_time"] for p in chosen
-                )
+                # The chosen metric's search: the one scored on all rows at
+                # the larger size (L1 costs about 2.5 times L2 here).
+                metric = model["best_params"]["metric"]
+                same = [p for p in chosen if p["params"]["metric"] == metric] or chosen
+                groups = len({p["params"]["metric"] for p in same})
+                per_fold = sum(p["mean_fit_time"] + p["mean_score_time"] for p in same)
                 cost[state] = per_fold / groups * scale**2
             else:
                 cost[state] = np.mean([p["mean_fit_time"] for p in chosen]) * scale
@@ -140,7 +143,17 @@ def _unit_costs(results):
     return units
 
 
-def cifar(tmp):
+def predict(results, n_big, n_test_big, dataset):
+    """Predicted wall time of the same ``skcv run`` on ``n_big`` training images.
+
+    From the per-fit costs measured in ``results`` (a results.json): one
+    fold's neighbour search (k-NN) or fit (linear) on all the training images
+    is scaled to ``n_big`` images (squared for k-NN, linearly for the linear
+    models) and multiplied by the work the search plans at that size (the
+    progress bar's plan, in units of such fits), divided by the 2 workers;
+    the refit and the test prediction are scaled alike. Prints a table and
+    returns the predicted seconds.
+    """
     from skcv._pipeline import (
         MODELS,
         augment_params,
@@ -151,24 +164,11 @@ def cifar(tmp):
         search_plan,
     )
 
-    folder = data_dir()
-    if folder is None or not (folder / "cifar10_test_jpeg.npz").exists():
-        print("cifar: CIFAR-10 file absent; skipped\n")
-        return
-    with np.load(folder / "cifar10_test_jpeg.npz") as data:
-        X, y = data["X"], data["y"]
-    order = np.random.default_rng(0).permutation(len(y))  # the file is by class
-    np.savez(tmp / "cifar10.npz", X=X[order], y=y[order])
-    run = _skcv(["--dataset", str(tmp / "cifar10.npz"), "--search", "halving"],
-                tmp / "cifar")  # fmt: skip
-    _report(f"CIFAR-10, {len(y)} images (80% for training), halving", {"cifar": run})
-    results = run["results"]
     n0 = results["dataset"]["n_train"]
     units = _unit_costs(results)
     shape = tuple(results["dataset"]["image_shape"])
-    augmenters = augmenter_choices("auto", augment_params("auto", "cifar10", shape))
+    augmenters = augmenter_choices("auto", augment_params("auto", dataset, shape))
     rows, total = [], 0.0
-    n_big, n_test_big = 50_000, 10_000
     for name, model in results["models"].items():
         spec = MODELS[name]
         estimator, prefix = build_estimator(spec)
@@ -189,26 +189,45 @@ def cifar(tmp):
         # beside each original); the plan's weights count that factor.
         measured = units[name].get(False, units[name].get(True, 0.0) / 2)
         unit_off = measured * (n_big / n0) ** power
-        fits = sum(
-            count * weight for _, count, weight in search_plan(search, n_big, 10)
-        )
+        plan = search_plan(search, n_big, 10)
+        fits = sum(count * weight for _, count, weight in plan)
         searching = fits * unit_off / int(N_JOBS)
         refit = model["timings"]["refit"] * n_big / n0
-        predict = model["timings"]["predict"] * (
-            n_test_big / results["dataset"]["n_test"]
-        )
+        predicting = model["timings"]["predict"] * n_test_big
+        predicting /= results["dataset"]["n_test"]
         if not spec.linear:  # every test image against every training image
-            predict *= n_big / n0
-        seconds = searching + refit + predict
+            predicting *= n_big / n0
+        seconds = searching + refit + predicting
         total += seconds
-        rows.append([name, f"{unit_off:.1f}", f"{fits:.1f}", f"{searching:.0f}",
-                     f"{refit:.0f}", f"{predict:.0f}", f"{seconds:.0f}"])  # fmt: skip
+        rows.append(
+            [name, f"{unit_off:.1f}", f"{fits:.1f}", f"{searching:.0f}",
+             f"{refit:.0f}", f"{predicting:.0f}", f"{seconds:.0f}"]
+        )  # fmt: skip
+    header = ["model", f"one fold fit at {n_big} (s)", "fold-fit equivalents",
+              "search (s)", "refit (s)", "test predict (s)", "total (s)"]  # fmt: skip
+    print(markdown_table(header, rows))
+    print(
+        f"\npredicted: about {total:.0f} s ({total / 60:.1f} min) on {n_big} "
+        f"training and {n_test_big} test images, scaled from the costs "
+        f"measured on {n0} training images\n"
+    )
+    return total
+
+
+def cifar(tmp):
+    folder = data_dir()
+    if folder is None or not (folder / "cifar10_test_jpeg.npz").exists():
+        print("cifar: CIFAR-10 file absent; skipped\n")
+        return
+    with np.load(folder / "cifar10_test_jpeg.npz") as data:
+        X, y = data["X"], data["y"]
+    order = np.random.default_rng(0).permutation(len(y))  # the file is by class
+    np.savez(tmp / "cifar10.npz", X=X[order], y=y[order])
+    run = _skcv(["--dataset", str(tmp / "cifar10.npz"), "--search", "halving"],
+                tmp / "cifar")  # fmt: skip
+    _report(f"CIFAR-10, {len(y)} images (80% for training), halving", {"cifar": run})
     print("## Predicted `skcv run` on CIFAR-10 (50,000 training, 10,000 test)\n")
-    print(markdown_table(
-        ["model", "one fold fit at 50k (s)", "fold-fit equivalents", "search (s)",
-         "refit (s)", "test predict (s)", "total (s)"], rows))  # fmt: skip
-    print(f"\npredicted whole run: about {total / 60:.0f} min, scaled from the "
-          f"measured costs on {n0} training images\n")  # fmt: skip
+    predict(run["results"], 50_000, 10_000, "cifar10")
 
 
 def quick(tmp):
@@ -222,7 +241,19 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="full,compare,cifar")
     parser.add_argument("--keep", metavar="DIR", help="keep the reports in DIR")
+    parser.add_argument(
+        "--predict-from",
+        metavar="RESULTS_JSON",
+        help="only predict, from this results.json, a run on --n-train images",
+    )
+    parser.add_argument("--n-train", type=int, default=60_000)
+    parser.add_argument("--n-test", type=int, default=10_000)
+    parser.add_argument("--dataset", default="mnist", help="its augmentation preset")
     args = parser.parse_args(argv)
+    if args.predict_from:
+        results = json.loads(Path(args.predict_from).read_text())
+        predict(results, args.n_train, args.n_test, args.dataset)
+        return 0
     print_header("skcv run at scale")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(args.keep or folder)
