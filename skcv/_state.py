@@ -37,10 +37,23 @@ def data_fingerprint(*arrays):
     return joblib.hash([np.ascontiguousarray(a) for a in arrays])
 
 
+def _source_digest():
+    """SHA-256 of skcv's own modules: a changed module between two runs of
+    one version number (a development install) counts as another version."""
+    sha = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        sha.update(path.name.encode() + b"\0" + path.read_bytes())
+    return sha.hexdigest()
+
+
 def fingerprint(*, data, settings, grid):
     """What a stored model must match to be reused, section by section."""
     return {
-        "versions": {"skcv": __version__, "scikit-learn": sklearn.__version__},
+        "versions": {
+            "skcv": __version__,
+            "skcv source": _source_digest(),
+            "scikit-learn": sklearn.__version__,
+        },
         "data": data,
         "settings": settings,
         "grid": grid,
