@@ -63,7 +63,8 @@ MODELS = {
         title="softmax (cross-entropy) linear",
         make=SoftmaxLinear,
         grid={
-            "learning_rate_init": [1e-3, 1e-2, 1e-1],
+            # Multiples of the automatic step, which adapts to each data set.
+            "learning_rate_scale": [0.3, 1.0, 3.0],
             "alpha": [1e-4, 1e-3, 1e-2, 1e-1],
         },
         linear=True,
@@ -74,7 +75,8 @@ MODELS = {
         title="multiclass SVM (hinge) linear",
         make=HingeLinear,
         grid={
-            "learning_rate_init": [1e-3, 1e-2, 1e-1],
+            # Multiples of the automatic step, which adapts to each data set.
+            "learning_rate_scale": [0.3, 1.0, 3.0],
             "alpha": [1e-4, 1e-3, 1e-2, 1e-1],
         },
         linear=True,

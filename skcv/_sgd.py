@@ -39,6 +39,7 @@ class _SGDConfig:
     learning_rate: str
     learning_rate_init: float
     power_t: float
+    average: int
     momentum: float
     nesterovs_momentum: bool
     max_iter: int
@@ -64,6 +65,13 @@ class _SGDState:
     validation_scores: list | None = None
     best_validation_score: float | None = None
     no_improvement_count: int = 0
+    # With averaging: the SGD iterate, which the published weights (the
+    # average) are not, and the running average of the iterates.
+    coef: np.ndarray | None = None
+    intercept: np.ndarray | None = None
+    average_coef: np.ndarray | None = None
+    average_intercept: np.ndarray | None = None
+    n_averaged: int = 0
 
     @classmethod
     def zeros_like(cls, coef, intercept, learning_rate):
@@ -82,10 +90,10 @@ class _Buffers:
     contiguous too.
     """
 
-    def __init__(self, batch_size, coef, *, gather):
+    def __init__(self, batch_size, coef, *, gather, centre=False):
         n_classes, n_features = coef.shape
         dtype = coef.dtype
-        self.X = np.empty((batch_size, n_features), dtype) if gather else None
+        self.X = np.empty((batch_size, n_features), dtype) if gather or centre else None
         self.y = np.empty(batch_size, np.intp) if gather else None
         self.weight = np.empty(batch_size, dtype)
         self.scores = np.empty(n_classes * batch_size, dtype)
@@ -93,6 +101,85 @@ class _Buffers:
         self.grad_intercept = np.empty(n_classes, dtype)
         self.scratch_coef = np.empty_like(coef)
         self.scratch_intercept = np.empty(n_classes, dtype)
+
+
+def _top_eigenvalue(
+    X, offset, sample_weight=None, *, n_rows=2048, max_iter=100, rtol=1e-4
+):
+    """Largest eigenvalue of ``Z.T @ diag(w) @ Z / sum(w)``, Z = ``[X - offset, 1]``.
+
+    With ``offset=None``, Z is X itself (no intercept); ``w`` are the sample
+    weights (1 by default). Power iteration on at most ``n_rows`` rows taken
+    at a fixed stride, from a fixed random start: deterministic, and a few
+    milliseconds.
+    """
+    stride = max(1, X.shape[0] // n_rows)
+    Z = np.array(X[::stride], dtype=np.float64)
+    w8 = None
+    if sample_weight is not None:
+        w8 = np.asarray(sample_weight[::stride], dtype=np.float64)
+        w8 = w8 / w8.sum() if w8.sum() > 0 else None
+    if offset is not None:
+        Z -= offset
+        Z = np.hstack([Z, np.ones((Z.shape[0], 1))])
+    v = np.random.default_rng(0).standard_normal(Z.shape[1])
+    v /= np.linalg.norm(v)
+    value = 0.0
+    for _ in range(max_iter):
+        u = Z @ v
+        if w8 is None:
+            u /= Z.shape[0]
+        else:
+            u *= w8
+        w = Z.T @ u
+        new = float(np.linalg.norm(w))
+        if new == 0.0:
+            return 0.0
+        v = w / new
+        done = abs(new - value) <= rtol * new
+        value = new
+        if done:
+            break
+    return value
+
+
+def _auto_learning_rate(X, offset, sample_weight=None, *, curvature, alpha, batch_size):
+    """The step size of ``learning_rate_init="auto"``: ``1 / L``.
+
+    ``L`` bounds the curvature that a step on a minibatch of ``batch_size``
+    samples sees (Gower et al., 2019, "SGD: general analysis and improved
+    rates"): the largest eigenvalue of the second-moment matrix of the rows
+    as the loop sees them (``X - offset``, plus a column of ones for the
+    intercept when ``offset`` is given), which is the curvature of the full
+    objective, plus the mean squared row norm times ``(n - m) / (m (n -
+    1))`` for batches of m out of n samples, the share of a single batch's
+    noise (none for the full batch); times ``curvature``, the loss's own
+    second derivative in the scores; plus ``alpha``. The mean squared norm
+    stands in for the maximum that SAG uses, which a single outlier row
+    (e.g. standardised pixels that are almost always 0) can blow up a
+    thousandfold. With heavy-ball momentum ``mu``, steps up to ``2 (1 + mu)
+    / L`` are stable on a quadratic. Means are weighted by ``sample_weight``
+    and ``offset`` must be the (weighted) mean of the rows, or None.
+    """
+    n_samples = X.shape[0]
+    m = min(batch_size, n_samples)
+    if sample_weight is None:
+        # BLAS's dot product: no float64 copy of X; its rounding is far below
+        # what a step size needs.
+        sq_norm = float(np.vdot(X, X)) / n_samples
+    else:
+        row_norms = np.einsum("ij,ij->i", X, X)
+        sq_norm = float(np.average(row_norms, weights=sample_weight))
+    if offset is not None:
+        # mean ||x - offset||^2 for the mean as offset, plus the ones column
+        sq_norm += 1.0 - float(np.dot(offset, offset))
+        sq_norm = max(sq_norm, 1.0)
+    noise = sq_norm * (n_samples - m) / (m * (n_samples - 1)) if n_samples > 1 else 0
+    L = curvature * (_top_eigenvalue(X, offset, sample_weight) + noise) + alpha
+    if not (np.isfinite(L) and L > 0):
+        # All-zero data without intercept and without penalty: no curvature.
+        return 1.0
+    return 1.0 / L
 
 
 def _update(param, velocity, grad, scratch, lr, momentum, nesterov):
@@ -190,8 +277,26 @@ def _batch_step(coef, intercept, Xb, yb, weight, state, config, buf, l1, l2):
     return loss
 
 
-def _run_epoch(coef, intercept, X, y, weight, state, config, buf, rng, batch_size):
-    """One pass over the data; returns the mean (weighted) data loss."""
+def _accumulate_average(state, coef, intercept, scratch):
+    """Fold the current iterate into the running mean of the iterates."""
+    state.n_averaged += 1
+    frac = coef.dtype.type(1 / state.n_averaged)
+    for avg, param, buffer in (
+        (state.average_coef, coef, scratch[0]),
+        (state.average_intercept, intercept, scratch[1]),
+    ):
+        np.subtract(param, avg, out=buffer)
+        buffer *= frac
+        avg += buffer
+
+
+def _run_epoch(
+    coef, intercept, X, y, weight, state, config, buf, rng, batch_size, offset
+):
+    """One pass over the data; returns the mean (weighted) data loss.
+
+    ``offset`` (or None) is subtracted from every batch, in its buffer.
+    """
     n_samples = X.shape[0]
     l1, l2 = _penalty_split(config.penalty, config.alpha, config.l1_ratio)
     l1 = coef.dtype.type(l1)
@@ -204,6 +309,8 @@ def _run_epoch(coef, intercept, X, y, weight, state, config, buf, rng, batch_siz
         if order is None:
             Xb, yb = X[start:stop], y[start:stop]
             batch_weight = None if weight is None else weight[start:stop]
+            if offset is not None:
+                Xb = np.subtract(Xb, offset, out=buf.X[:m])
         else:
             # Sorted indices read X front to back, which the hardware prefetcher
             # likes; the order inside a batch does not change its gradient.
@@ -217,12 +324,18 @@ def _run_epoch(coef, intercept, X, y, weight, state, config, buf, rng, batch_siz
                 if weight is None
                 else np.take(weight, idx, out=buf.weight[:m], mode="clip")
             )
+            if offset is not None:
+                Xb -= offset
         if batch_weight is None:
             coef_m = coef.dtype.type(1 / m)
         else:
             coef_m = np.multiply(batch_weight, 1 / m, out=buf.weight[:m])
         loss = _batch_step(coef, intercept, Xb, yb, coef_m, state, config, buf, l1, l2)
         total += loss * m
+        if config.average and state.t + stop >= config.average:
+            _accumulate_average(
+                state, coef, intercept, (buf.scratch_coef, buf.scratch_intercept)
+            )
     return total / n_samples
 
 
@@ -329,10 +442,29 @@ def _divergence_reference(state, config, n_classes, dtype):
     return max(zero_loss, state.loss_curve[0]) if state.loss_curve else np.inf
 
 
+def _publish(out, weights):
+    """Copy ``weights`` into the caller's arrays unless they are the same."""
+    for a, b in zip(out, weights):
+        if a is not b:
+            np.copyto(a, b)
+
+
 # The products of a minibatch are small: BLAS threads gain little on them, and
 # on a busy machine their spin-waits make an epoch several times slower.
 @_blas_threads_limited(1)
-def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, incremental):
+def _fit_sgd(
+    coef,
+    intercept,
+    X,
+    y,
+    sample_weight,
+    *,
+    state,
+    config,
+    rng,
+    incremental,
+    offset=None,
+):
     """Train ``coef`` and ``intercept`` in place by minibatch SGD.
 
     Parameters
@@ -356,6 +488,15 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
     incremental : bool
         One epoch without stopping rule, early stopping or convergence
         warning (``partial_fit``); otherwise up to ``max_iter`` epochs.
+    offset : ndarray of shape (n_features,) or None
+        Subtracted from every sample during training (with
+        ``fit_intercept``; e.g. the feature means). Scores ``W (x - offset)
+        + c`` are those of ``W x + b`` with ``c = b + W offset``, and the
+        penalty does not see the intercept: the objective and its minimisers
+        are the same, but centred features take the large eigenvalue of
+        the mean (e.g. of raw pixels) out of the curvature, so SGD converges
+        much faster. ``coef``, ``intercept`` and ``state`` are in the
+        coordinates of ``b`` outside this function.
 
     Raises
     ------
@@ -382,26 +523,67 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
         state.best_loss = np.inf
         state.validation_scores = [] if early_stopping else None
         state.best_validation_score = -np.inf if early_stopping else None
+    # The arrays the caller gets back; with averaging, the loop runs on the
+    # iterate kept in ``state`` and they receive the average at the end.
+    out = (coef, intercept)
+    if config.average:
+        if state.coef is None:
+            state.coef, state.intercept = coef.copy(), intercept.copy()
+            state.average_coef = coef.copy()
+            state.average_intercept = intercept.copy()
+            state.n_averaged = 0
+        coef, intercept = state.coef, state.intercept
+    if not config.fit_intercept:
+        offset = None
+    # Every (weights, intercept) pair the loop carries, moved to the centred
+    # coordinates c = b + W offset for the loop and back at the end.
+    pairs = [(coef, intercept), (state.velocity_coef, state.velocity_intercept)]
+    if config.average:
+        pairs.append((state.average_coef, state.average_intercept))
+    if offset is not None:
+        offset = np.asarray(offset, dtype=coef.dtype)
+        for w, b in pairs:
+            b += w @ offset
+
+    def model():
+        """The weights the caller gets: the average once there is one."""
+        if config.average and state.n_averaged:
+            return state.average_coef, state.average_intercept
+        return coef, intercept
+
     if early_stopping:
         X, y, weight, validation = _split_validation(X, y, weight, config, rng)
-        best = (coef.copy(), intercept.copy())
+        if offset is not None:
+            validation = (validation[0] - offset, *validation[1:])
+        best = tuple(p.copy() for p in model())
 
     n_samples = X.shape[0]
     batch_size = _batch_size(config, n_samples)
-    buf = _Buffers(batch_size, coef, gather=config.shuffle)
+    buf = _Buffers(batch_size, coef, gather=config.shuffle, centre=offset is not None)
     # Weights and velocities of the last finished epoch: what divergence and
     # interruption fall back to.
-    params = (coef, intercept, state.velocity_coef, state.velocity_intercept)
+    params = [a for pair in pairs for a in pair]
     last = [p.copy() for p in params]
+    last_n_averaged = state.n_averaged
     max_epochs = 1 if incremental else config.max_iter
-    stopped = False
+    stopped = diverged = False
     try:
         # Overflow is detected below, once per epoch, and reported as a
         # clear error; NumPy's warnings on the way there would only add noise.
         with np.errstate(over="ignore", invalid="ignore"):
             for _ in range(max_epochs):
                 data_loss = _run_epoch(
-                    coef, intercept, X, y, weight, state, config, buf, rng, batch_size
+                    coef,
+                    intercept,
+                    X,
+                    y,
+                    weight,
+                    state,
+                    config,
+                    buf,
+                    rng,
+                    batch_size,
+                    offset,
                 )
                 objective = data_loss + _penalty_value(coef, config)
                 reference = _divergence_reference(
@@ -422,6 +604,8 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
                     what = None
                 if what is not None:
                     _restore(params, last)
+                    state.n_averaged = last_n_averaged
+                    diverged = True
                     epoch = len(state.loss_curve) + 1
                     raise ValueError(
                         f"SGD diverged in epoch {epoch}: {what}. The weights of "
@@ -430,6 +614,7 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
                         "(e.g. with StandardScaler)."
                     )
                 _restore(last, params)
+                last_n_averaged = state.n_averaged
                 state.n_iter += 1
                 state.t += n_samples
                 state.loss_curve.append(objective)
@@ -441,7 +626,7 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
                     )
                 if incremental:
                     break
-                _update_stopping(state, coef, intercept, config, validation, best)
+                _update_stopping(state, *model(), config, validation, best)
                 if state.no_improvement_count > config.n_iter_no_change:
                     what = "Validation score" if early_stopping else "Training loss"
                     msg = (
@@ -450,7 +635,7 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
                     )
                     if (
                         config.learning_rate != "adaptive"
-                        or state.learning_rate <= 1e-6
+                        or state.learning_rate <= config.learning_rate_init * 1e-4
                     ):
                         if config.verbose:
                             print(msg + " Stopping.")
@@ -467,7 +652,18 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
         # other meta-estimators would score the half-trained model and carry
         # on (partial_fit's caller, likewise, must stop its own loop).
         _restore(params, last)
+        state.n_averaged = last_n_averaged
         raise
+    finally:
+        # On every way out (divergence and interruption included): publish
+        # the weights and go back to the coordinates of b.
+        kept_best = early_stopping and state.validation_scores and not diverged
+        _publish(out, best if kept_best else model())
+        if offset is not None:
+            if config.average:
+                pairs.append(out)
+            for w, b in pairs:
+                b -= w @ offset
     if not incremental and not stopped:
         warnings.warn(
             f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) "
@@ -475,6 +671,3 @@ def _fit_sgd(coef, intercept, X, y, sample_weight, *, state, config, rng, increm
             ConvergenceWarning,
             stacklevel=6,
         )
-    if early_stopping and state.validation_scores:
-        np.copyto(coef, best[0])
-        np.copyto(intercept, best[1])

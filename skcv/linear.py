@@ -20,7 +20,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._sgd import _fit_sgd, _SGDConfig, _SGDState
+from ._sgd import _auto_learning_rate, _fit_sgd, _SGDConfig, _SGDState
 from ._validation import _check_labels, _keeps_state_on_error, _unchanged_on_error
 from .losses import _KERNELS
 
@@ -47,21 +47,36 @@ _SGD_PARAMETERS_DOC = """\
         each epoch; "adaptive" divides the rate by 5 whenever the training
         loss (or the validation score, with ``early_stopping``) fails to
         improve by ``tol`` for ``n_iter_no_change`` epochs, and stops once it
-        falls below 1e-6.
-    learning_rate_init : float, default=<learning_rate_init>
-        Initial step size.
+        falls below ``learning_rate_init_ / 10_000``.
+    learning_rate_init : "auto" or float, default="auto"
+        Initial step size. "auto" computes it from the training data, as
+        ``learning_rate_scale / L`` with ``L`` a bound on the curvature of
+        the loss on a minibatch (largest eigenvalue of the centred data's
+        second-moment matrix, plus a minibatch noise term, times the loss's
+        curvature, plus ``alpha``); see :ref:`optimization`. It makes the
+        defaults work whatever the scale of the features. The value used is
+        ``learning_rate_init_``.
+    learning_rate_scale : float, default=1.0
+        Factor on the automatic step; only used with
+        ``learning_rate_init="auto"``. Grid-search it (e.g. 0.3, 1, 3) to
+        tune the step on any data set.
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
+    average : bool or int, default=True
+        Return the average of the SGD iterates (averaged SGD, as
+        ``SGDClassifier(average=True)``) rather than the last one, which
+        the minibatch noise shakes. An int starts averaging once ``t_``
+        reaches it. ``partial_fit`` carries the average on.
     momentum : float, default=0.9
         Momentum of the updates, in ``[0, 1]``.
     nesterovs_momentum : bool, default=True
         Whether to use Nesterov's momentum.
     max_iter : int, default=100
         Maximum number of epochs (passes over the data) of ``fit``.
-    tol : float, default=1e-4
+    tol : float, default=1e-2
         Improvement of the loss (or validation score) below which an epoch
         counts as no improvement.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=2
         ``fit`` stops after more than this many epochs without improvement
         (unless ``learning_rate="adaptive"`` can still lower the rate).
     early_stopping : bool, default=False
@@ -88,8 +103,13 @@ _SGD_ATTRIBUTES_DOC = """\
         One weight row (template) per class, of the dtype of the training
         data (float32 or float64). Unlike scikit-learn's binary linear models
         (``coef_`` of shape (1, n_features)), two classes still give two rows.
+        With ``average``, the average of the iterates.
     intercept_ : ndarray of shape (n_classes,)
         One intercept per class.
+    learning_rate_init_ : float
+        The initial step size used: ``learning_rate_init``, or the automatic
+        step for "auto", computed by ``fit`` and by the first
+        ``partial_fit``.
     n_iter_ : int
         Epochs run by the last call of ``fit`` (1 after ``partial_fit``).
     t_ : int
@@ -115,13 +135,12 @@ _SGD_ATTRIBUTES_DOC = """\
         names."""
 
 
-def _fill_doc(*, learning_rate_init):
+def _fill_doc():
     """Put the shared parameter and attribute sections into a class docstring."""
 
     def fill(cls):
         doc = cls.__doc__.replace("    <sgd_parameters>", _SGD_PARAMETERS_DOC)
-        doc = doc.replace("    <sgd_attributes>", _SGD_ATTRIBUTES_DOC)
-        cls.__doc__ = doc.replace("<learning_rate_init>", str(learning_rate_init))
+        cls.__doc__ = doc.replace("    <sgd_attributes>", _SGD_ATTRIBUTES_DOC)
         return cls
 
     return fill
@@ -143,8 +162,13 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
         ],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_init": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+        ],
+        "learning_rate_scale": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
+        "average": ["boolean", Interval(Integral, 0, None, closed="left")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "nesterovs_momentum": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -159,8 +183,6 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
     }
 
     # These defaults are SoftmaxLinear's, which has no __init__ of its own.
-    # HingeLinear starts with smaller steps: its subgradients jump at the
-    # kinks and, for Weston-Watkins, add up over the wrong classes.
     def __init__(
         self,
         *,
@@ -170,13 +192,15 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         fit_intercept=True,
         batch_size=256,
         learning_rate="constant",
-        learning_rate_init=0.03,
+        learning_rate_init="auto",
+        learning_rate_scale=1.0,
         power_t=0.5,
+        average=True,
         momentum=0.9,
         nesterovs_momentum=True,
         max_iter=100,
-        tol=1e-4,
-        n_iter_no_change=10,
+        tol=1e-2,
+        n_iter_no_change=2,
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
@@ -191,7 +215,9 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.learning_rate_scale = learning_rate_scale
         self.power_t = power_t
+        self.average = average
         self.momentum = momentum
         self.nesterovs_momentum = nesterovs_momentum
         self.max_iter = max_iter
@@ -208,9 +234,31 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         """Return the ``skcv.losses`` scores kernel and its keyword arguments."""
         raise NotImplementedError
 
+    def _curvature(self):
+        """Bound on the loss's second derivative in the scores (for the step)."""
+        raise NotImplementedError
+
+    def _set_learning_rate(self, X, offset, sample_weight):
+        """Resolve ``learning_rate_init`` into ``learning_rate_init_`` for X."""
+        if self.learning_rate_init == "auto":
+            step = _auto_learning_rate(
+                X,
+                offset,
+                sample_weight,
+                curvature=self._curvature(),
+                alpha=self.alpha,
+                batch_size=200 if self.batch_size == "auto" else self.batch_size,
+            )
+            self.learning_rate_init_ = float(step * self.learning_rate_scale)
+        else:
+            self.learning_rate_init_ = float(self.learning_rate_init)
+
     def _sgd_config(self):
         dscores, kwargs = self._loss_kernel()
-        params = self.get_params()
+        params = {
+            **self.get_params(),
+            "learning_rate_init": self.learning_rate_init_,
+        }
         fields = _SGDConfig.__dataclass_fields__.keys() - {"dscores", "dscores_kwargs"}
         return _SGDConfig(
             dscores=dscores,
@@ -227,15 +275,27 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
             )
         return X, y, sample_weight
 
+    def _offset(self, X, sample_weight):
+        """What the loop subtracts from the samples: their mean, or None.
+
+        Centring changes nothing but the conditioning (see ``_fit_sgd``).
+        The weighted mean makes integer weights act as repeated rows.
+        """
+        if not self.fit_intercept:
+            return None
+        if sample_weight is None:
+            return X.mean(axis=0, dtype=np.float64).astype(X.dtype)
+        return np.average(X, axis=0, weights=sample_weight).astype(X.dtype)
+
     def _start(self, n_classes, n_features, dtype):
         """Zero weights and a fresh optimizer state."""
         self.coef_ = np.zeros((n_classes, n_features), dtype=dtype)
         self.intercept_ = np.zeros(n_classes, dtype=dtype)
         self._sgd_state = _SGDState.zeros_like(
-            self.coef_, self.intercept_, self.learning_rate_init
+            self.coef_, self.intercept_, self.learning_rate_init_
         )
 
-    def _train(self, X, y_idx, sample_weight, *, incremental):
+    def _train(self, X, y_idx, sample_weight, *, incremental, offset=None):
         """Run the SGD loop on the fitted weights and publish the attributes."""
         # The loop updates C-contiguous arrays of X's dtype in place; weights
         # set or cast by the user since the last call are brought to that form.
@@ -245,6 +305,9 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         if state.velocity_coef.dtype != X.dtype:
             state.velocity_coef = state.velocity_coef.astype(X.dtype)
             state.velocity_intercept = state.velocity_intercept.astype(X.dtype)
+            for name in ("coef", "intercept", "average_coef", "average_intercept"):
+                if getattr(state, name) is not None:
+                    setattr(state, name, getattr(state, name).astype(X.dtype))
         try:
             _fit_sgd(
                 coef,
@@ -256,6 +319,7 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
                 config=self._sgd_config(),
                 rng=self._random_state,
                 incremental=incremental,
+                offset=self._offset(X, sample_weight) if offset is None else offset,
             )
         finally:
             # Also on divergence: the loop has restored finite weights.
@@ -291,17 +355,19 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         with _unchanged_on_error(self):
             X, y_idx, sample_weight, warm = self._check_fit_data(X, y, sample_weight)
         self._random_state = check_random_state(self.random_state)
+        offset = self._offset(X, sample_weight)
+        self._set_learning_rate(X, offset, sample_weight)
         if warm:
             # A new fit starts with zero velocities and learning_rate_init, as
             # MLPClassifier does; samples seen and the loss curve carry on.
             state = _SGDState.zeros_like(
-                self.coef_, self.intercept_, self.learning_rate_init
+                self.coef_, self.intercept_, self.learning_rate_init_
             )
             state.t, state.loss_curve = self._sgd_state.t, self._sgd_state.loss_curve
             self._sgd_state = state
         else:
             self._start(len(self.classes_), X.shape[1], X.dtype)
-        return self._train(X, y_idx, sample_weight, incremental=False)
+        return self._train(X, y_idx, sample_weight, incremental=False, offset=offset)
 
     def _check_fit_data(self, X, y, sample_weight):
         """Validate the data of ``fit``; set ``classes_`` once all checks pass."""
@@ -395,10 +461,15 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         y_idx = np.searchsorted(self.classes_, y)
         if first:
             self._random_state = check_random_state(self.random_state)
+            # The step is set by the first batch and kept: later calls go on
+            # with the schedule's rate.
+            offset = self._offset(X, sample_weight)
+            self._set_learning_rate(X, offset, sample_weight)
             self._start(len(self.classes_), X.shape[1], X.dtype)
         else:
             X = X.astype(self.coef_.dtype, copy=False)
-        return self._train(X, y_idx, sample_weight, incremental=True)
+            offset = None
+        return self._train(X, y_idx, sample_weight, incremental=True, offset=offset)
 
     def _scores(self, X):
         check_is_fitted(self)
@@ -445,7 +516,7 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         return self.classes_[idx]
 
 
-@_fill_doc(learning_rate_init=0.03)
+@_fill_doc()
 class SoftmaxLinear(_BaseSGDLinear):
     """Softmax (multinomial logistic) linear classifier trained by minibatch SGD.
 
@@ -519,6 +590,11 @@ class SoftmaxLinear(_BaseSGDLinear):
     def _loss_kernel(self):
         return _KERNELS["softmax"], {}
 
+    def _curvature(self):
+        # The Hessian of the cross-entropy in the scores, diag(p) - p p^T, has
+        # eigenvalues at most 1/2 (Boehning's bound).
+        return 0.5
+
     def predict_proba(self, X):
         """Class probabilities, the softmax of the scores.
 
@@ -550,7 +626,7 @@ class SoftmaxLinear(_BaseSGDLinear):
         return log_softmax(self._scores(X), axis=1)
 
 
-@_fill_doc(learning_rate_init=0.01)
+@_fill_doc()
 class HingeLinear(_BaseSGDLinear):
     """Multiclass SVM (hinge loss) linear classifier trained by minibatch SGD.
 
@@ -629,13 +705,15 @@ class HingeLinear(_BaseSGDLinear):
         fit_intercept=True,
         batch_size=256,
         learning_rate="constant",
-        learning_rate_init=0.01,
+        learning_rate_init="auto",
+        learning_rate_scale=1.0,
         power_t=0.5,
+        average=True,
         momentum=0.9,
         nesterovs_momentum=True,
         max_iter=100,
-        tol=1e-4,
-        n_iter_no_change=10,
+        tol=1e-2,
+        n_iter_no_change=2,
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
@@ -653,7 +731,9 @@ class HingeLinear(_BaseSGDLinear):
             batch_size=batch_size,
             learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
+            learning_rate_scale=learning_rate_scale,
             power_t=power_t,
+            average=average,
             momentum=momentum,
             nesterovs_momentum=nesterovs_momentum,
             max_iter=max_iter,
@@ -671,3 +751,9 @@ class HingeLinear(_BaseSGDLinear):
 
     def _loss_kernel(self):
         return _KERNELS[self.multi_class], {"delta": float(self.delta)}
+
+    def _curvature(self):
+        # Piecewise linear: no curvature to bound. 1 / delta gives the step
+        # of a squared loss, and scales it with the margin, the scale of the
+        # solution (see ``delta``).
+        return 1.0 / self.delta

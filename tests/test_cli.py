@@ -26,9 +26,9 @@ pytest.importorskip("matplotlib")
 TINY_GRID = [
     "--grid", "knn.n_neighbors=1,3",
     "--grid", "knn.metric=l2",
-    "--grid", "softmax.learning_rate_init=0.01,0.1",
+    "--grid", "softmax.learning_rate_scale=0.3,1",
     "--grid", "softmax.alpha=1e-4,1e-3",
-    "--grid", "hinge.learning_rate_init=0.01,0.1",
+    "--grid", "hinge.learning_rate_scale=0.3,1",
     "--grid", "hinge.alpha=1e-3,1e-2",
 ]  # fmt: skip
 

@@ -102,7 +102,8 @@ def _default_claims():
         ("optimization.rst", f"``max_iter`` (default {sgd['max_iter']})"),
         ("optimization.rst", f"``batch_size`` is {sgd['batch_size']} images"),
         ("optimization.rst", f"(default {sgd['momentum']:g}), each step is"),
-        ("optimization.rst", f"\\eta_0` (default {sgd['learning_rate_init']:g})"),
+        ("optimization.rst", f'(default "{sgd["learning_rate_init"]}", see above)'),
+        ("optimization.rst", f"(by ``tol``, default {sgd['tol']:g})"),
         ("optimization.rst", f"``power_t`` (default {sgd['power_t']:g})"),
         (
             "optimization.rst",

@@ -1,0 +1,197 @@
+"""The defaults of SoftmaxLinear and HingeLinear: the automatic step size,
+the centring of the features, the averaging of the iterates, and what they
+buy: the same accuracy whatever the scale of the pixels."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+
+from skcv import HingeLinear, SoftmaxLinear
+from skcv._sgd import _auto_learning_rate, _top_eigenvalue
+from skcv.losses import penalty_value_and_grad, softmax_loss
+
+MODELS = [SoftmaxLinear, HingeLinear]
+
+
+def test_auto_step_is_exact_on_rank_one_data():
+    # X = a u^T: X^T X / n = mean(a^2) u u^T, whose only nonzero eigenvalue
+    # is mean(a^2) ||u||^2, which is also the mean squared row norm.
+    a = np.array([1.0, -2.0, 3.0, 0.5, 2.0, -1.0])
+    u = np.array([2.0, 0.0, -1.0])
+    X = np.outer(a, u)
+    n, m = len(a), 4
+    moment = np.mean(a**2) * (u @ u)
+    assert _top_eigenvalue(X, None) == pytest.approx(moment, rel=1e-12)
+    noise = moment * (n - m) / (m * (n - 1))
+    for curvature, alpha in [(0.5, 0.0), (1.0, 0.3)]:
+        step = _auto_learning_rate(
+            X, None, curvature=curvature, alpha=alpha, batch_size=m
+        )
+        assert step == pytest.approx(1 / (curvature * (moment + noise) + alpha))
+    # the full batch has no noise term
+    full = _auto_learning_rate(X, None, curvature=1.0, alpha=0.0, batch_size=n)
+    assert full == pytest.approx(1 / moment)
+
+
+def test_auto_step_with_intercept_uses_the_centred_rows():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 4)) * [3.0, 1.0, 0.5, 0.1] + 100.0
+    offset = X.mean(axis=0)
+    Z = np.hstack([X - offset, np.ones((50, 1))])
+    top = np.linalg.eigvalsh(Z.T @ Z / 50)[-1]
+    # the mean of 100 would dominate without the centring
+    assert _top_eigenvalue(X, offset) == pytest.approx(top, rel=1e-3)
+    assert _top_eigenvalue(X, None) > 1e4
+    sq_norm = np.mean(((X - offset) ** 2).sum(axis=1)) + 1
+    noise = sq_norm * (50 - 10) / (10 * 49)
+    step = _auto_learning_rate(X, offset, curvature=0.5, alpha=1e-4, batch_size=10)
+    assert step == pytest.approx(1 / (0.5 * (top + noise) + 1e-4), rel=1e-3)
+
+
+def test_weighted_auto_step_counts_weights_as_repeated_rows():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(30, 5)) + 2.0
+    sw = rng.integers(1, 4, 30)
+    rows = np.repeat(np.arange(30), sw)
+    weighted_offset = np.average(X, axis=0, weights=sw)
+    repeated_offset = X[rows].mean(axis=0)
+    np.testing.assert_allclose(weighted_offset, repeated_offset)
+    params = {"curvature": 1.0, "alpha": 0.0, "batch_size": 1000}
+    weighted = _auto_learning_rate(X, weighted_offset, sw, **params)
+    repeated = _auto_learning_rate(X[rows], repeated_offset, **params)
+    assert weighted == pytest.approx(repeated, rel=1e-9)
+
+
+@pytest.mark.parametrize("make", MODELS)
+def test_learning_rate_init_attribute_and_scale(make):
+    X, y = make_classification(
+        200, n_features=8, n_classes=3, n_informative=5, random_state=0
+    )
+    X = X * 40 + 7
+    offset = X.mean(axis=0)
+    auto = make(max_iter=2, random_state=0)
+    # two epochs cannot meet the stopping rule
+    with pytest.warns(ConvergenceWarning):
+        auto.fit(X, y)
+    curvature = 0.5 if make is SoftmaxLinear else 1.0
+    expected = _auto_learning_rate(
+        X, offset, curvature=curvature, alpha=1e-4, batch_size=256
+    )
+    assert auto.learning_rate_init_ == pytest.approx(expected, rel=1e-12)
+    scaled = make(learning_rate_scale=3.0, max_iter=2, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        scaled.fit(X, y)
+    assert scaled.learning_rate_init_ == pytest.approx(3 * expected, rel=1e-12)
+    fixed = make(learning_rate_init=0.05, learning_rate_scale=3.0, max_iter=2)
+    with pytest.warns(ConvergenceWarning):
+        fixed.fit(X, y)
+    assert fixed.learning_rate_init_ == 0.05
+    # partial_fit sets the step on its first call and keeps it
+    online = make(random_state=0).partial_fit(X[:100], y[:100], classes=[0, 1, 2])
+    step = online.learning_rate_init_
+    online.partial_fit(X[100:] * 10, y[100:])
+    assert online.learning_rate_init_ == step
+
+
+def test_hinge_step_scales_with_delta():
+    X, y = make_classification(
+        100, n_features=6, n_classes=3, n_informative=4, random_state=0
+    )
+    one = HingeLinear(delta=1.0, alpha=0.0).partial_fit(X, y, classes=[0, 1, 2])
+    two = HingeLinear(delta=2.0, alpha=0.0).partial_fit(X, y, classes=[0, 1, 2])
+    assert two.learning_rate_init_ == pytest.approx(2 * one.learning_rate_init_)
+
+
+@pytest.mark.parametrize("make", MODELS)
+def test_default_accuracy_does_not_depend_on_the_pixel_scale(make):
+    # Digits pixels run from 0 to 16: try 0-255 like 8-bit images, and 0-1.
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, stratify=y, random_state=0
+    )
+    scores, steps = {}, {}
+    for factor in [1.0, 255 / 16, 1 / 16]:
+        clf = make(random_state=0).fit(X_train * factor, y_train)
+        scores[factor] = clf.score(X_test * factor, y_test)
+        steps[factor] = clf.learning_rate_init_
+    assert scores[1.0] > 0.94
+    for factor in [255 / 16, 1 / 16]:
+        assert abs(scores[factor] - scores[1.0]) <= 0.005
+    # The step follows 1 / factor^2 while the pixels' curvature dominates; on
+    # [0, 1] pixels the intercept's (1) and alpha weigh in and cap it.
+    assert steps[255 / 16] * (255 / 16) ** 2 == pytest.approx(steps[1.0], rel=0.05)
+    assert steps[1.0] < steps[1 / 16] < steps[1.0] * 16**2
+
+
+@pytest.mark.parametrize("make", MODELS)
+def test_default_fit_converges_on_raw_pixels_without_warning(make):
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = make(random_state=0).fit(X * (255 / 16), y)
+    assert clf.n_iter_ < clf.max_iter
+    assert clf.score(X * (255 / 16), y) > 0.95
+
+
+def test_centring_keeps_the_objective_of_uncentred_data():
+    # Features far from 0: full-batch GD on the centred features reaches
+    # LogisticRegression's objective on the raw ones, and the intercept is
+    # that of the raw features.
+    X, y = make_classification(
+        300, n_features=10, n_informative=6, n_classes=3, random_state=0
+    )
+    X = X + 5.0
+    alpha = 1 / len(y)
+    exact = LogisticRegression(C=1.0, tol=1e-12, max_iter=10_000).fit(X, y)
+    sgd = SoftmaxLinear(
+        batch_size=len(y),
+        average=False,
+        max_iter=3000,
+        tol=0.0,
+        n_iter_no_change=10_000,
+        alpha=alpha,
+        random_state=0,
+    )
+    with pytest.warns(ConvergenceWarning):  # max_iter reached, on purpose
+        sgd.fit(X, y)
+
+    def objective(W, b):
+        return softmax_loss(W, b, X, y)[0] + penalty_value_and_grad(W, "l2", alpha)[0]
+
+    reference = objective(exact.coef_, exact.intercept_)
+    reached = objective(sgd.coef_, sgd.intercept_)
+    assert abs(reached - reference) / reference < 1e-6
+    np.testing.assert_allclose(sgd.predict_proba(X), exact.predict_proba(X), atol=1e-4)
+
+
+@pytest.mark.parametrize("make", MODELS)
+def test_average_is_the_mean_of_the_iterates(make):
+    # Unshuffled batches and partial_fit: each call's coef_ is the mean of
+    # the iterates after every batch so far, those of the non-averaged run.
+    X, y = make_classification(
+        40, n_features=6, n_informative=4, n_classes=3, random_state=0
+    )
+    X = X - X.mean(axis=0)  # the centring then leaves the path as it is
+    params = {"batch_size": 10, "shuffle": False, "learning_rate_init": 0.05}
+    plain = make(average=False, **params)
+    averaged = make(average=True, **params)
+    delayed = make(average=20, **params)
+    iterates = []
+    for _ in range(2):
+        for start in range(0, 40, 10):
+            rows = slice(start, start + 10)
+            plain.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+            averaged.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+            delayed.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+            iterates.append(np.hstack([plain.coef_, plain.intercept_[:, None]]))
+            got = np.hstack([averaged.coef_, averaged.intercept_[:, None]])
+            np.testing.assert_allclose(got, np.mean(iterates, axis=0), atol=1e-12)
+            if len(iterates) >= 2:
+                got = np.hstack([delayed.coef_, delayed.intercept_[:, None]])
+                expected = np.mean(iterates[1:], axis=0)
+                np.testing.assert_allclose(got, expected, atol=1e-12)
