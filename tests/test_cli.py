@@ -400,7 +400,7 @@ def test_scheduler_local_runs_the_search_on_dask_with_equal_scores(tmp_path):
 
 RESUME_ARGS = ["run", "--models", "knn,softmax", "--cv", "2", "--augment", "none",
                "--grid", "knn.n_neighbors=1,3", "--grid", "softmax.alpha=1e-4",
-               "--grid", "softmax.learning_rate_init=0.1", "--no-progress"]  # fmt: skip
+               "--grid", "softmax.learning_rate_scale=1", "--no-progress"]  # fmt: skip
 
 
 @pytest.fixture

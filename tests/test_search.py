@@ -120,7 +120,7 @@ def _linear(name="softmax"):
         spec,
         estimator,
         prefix,
-        {"learning_rate_init": [0.01, 0.1], "alpha": [1e-4, 1e-2]},
+        {"learning_rate_scale": [0.3, 1.0], "alpha": [1e-4, 1e-2]},
         augmenters,
     )
     return estimator, grid
