@@ -7,6 +7,7 @@ import copy
 import inspect
 import warnings
 from numbers import Integral, Real
+from types import SimpleNamespace
 
 import numpy as np
 from sklearn.base import (
@@ -32,6 +33,7 @@ from sklearn.utils.validation import (
 )
 
 from ._images import _check_images
+from ._loop import _record_loss, _record_score
 from ._validation import _check_labels, _keeps_state_on_error, _sentence
 
 __all__ = ["AugmentedClassifier"]
@@ -355,7 +357,12 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         seeds = rng.randint(_MAX_SEED, size=self.max_epochs)
         losses, scores = [], []
-        best_loss, best_score, best_final, n_no_change = np.inf, None, None, 0
+        # The stopping rule of the shared training loop, over whole estimators.
+        progress = SimpleNamespace(
+            best_loss=np.inf, best_validation_score=None, no_improvement_count=0
+        )
+        tol = self.tol or 0.0
+        best_final = None
         interrupt = None
         for epoch in range(self.max_epochs):
             try:
@@ -380,17 +387,13 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 score = estimator.score(X_val, y_val)
                 scores.append(score)
                 message += f", validation score = {score:.6f}"
-                improved = best_score is None or score > best_score + (self.tol or 0.0)
-                if best_score is None or score > best_score:
-                    best_score, best_final = score, copy.deepcopy(final)
+                if _record_score(progress, score, tol):
+                    best_final = copy.deepcopy(final)
             elif loss is not None:
-                improved = loss < best_loss - (self.tol or 0.0)
-                best_loss = min(best_loss, loss)
-            else:
-                improved = True
+                _record_loss(progress, loss, tol)
             if self.verbose:
                 print(message)
-            n_no_change = 0 if improved else n_no_change + 1
+            n_no_change = progress.no_improvement_count
             if self.tol is not None and n_no_change >= self.n_iter_no_change:
                 if self.verbose:
                     print(f"No improvement for {n_no_change} epochs; stopping.")
@@ -405,7 +408,7 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if losses:
             self.loss_curve_ = losses
         self.validation_scores_ = scores if self.early_stopping else None
-        self.best_validation_score_ = best_score
+        self.best_validation_score_ = progress.best_validation_score
         if interrupt is not None:
             raise interrupt
 

@@ -1,7 +1,8 @@
 """The estimators, grids and augmentation presets that ``skcv run`` searches.
 
-The linear models are searched as ``PixelFlatten -> StandardScaler -> model``
-and nearest neighbour as ``PixelFlatten -> model``, inside an
+The linear models are searched as ``features -> StandardScaler -> model``
+and nearest neighbour as ``features -> model``, the features being the pixels
+(:class:`~skcv.PixelFlatten`), HOG or HOG plus a hue histogram, inside an
 :class:`~skcv.AugmentedClassifier`, so that only the training folds of the
 cross-validation are ever augmented. Whether to augment is itself a parameter
 of the grid (``augmenter``: None or an :class:`~skcv.ImageAugmenter`), so
@@ -13,14 +14,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import FeatureUnion, make_pipeline, make_union
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from ._search import NeighborsSearchCV, StagedHalvingGridSearchCV, halving_schedule
 from .augment import AugmentedClassifier, ImageAugmenter
+from .features import ColorHistogram, HOGFeatures
 from .linear import HingeLinear, SoftmaxLinear
 from .neighbors import NearestNeighbor
+from .neural_network import NeuralNet
 from .preprocessing import PixelFlatten
 
 
@@ -82,6 +85,17 @@ MODELS = {
         linear=True,
         scale=True,
     ),
+    # 2 x 2 points; early stopping gives the report its per-epoch training
+    # and validation accuracy, and stops each fit once it has converged.
+    "net": ModelSpec(
+        name="net",
+        title="neural network (one hidden ReLU layer)",
+        make=NeuralNet,
+        grid={"hidden_layer_sizes": [50, 200], "alpha": [1e-4, 1e-2]},
+        linear=True,
+        scale=True,
+        fixed={"early_stopping": True},
+    ),
 }
 
 # The grey-image data sets whose labels change under a mirror image (digits,
@@ -129,17 +143,69 @@ def augmenter_choices(preset, params):
     return [None, augmenter] if preset == "auto" else [augmenter]
 
 
-def build_estimator(spec, *, random_state=None):
+FEATURES = ("pixels", "hog", "hog+hue")
+
+
+def feature_steps(names, image_shape):
+    """The feature transformers of ``--features`` names, for images of a shape.
+
+    HOG takes cells of a quarter of the image side (8x8 on CIFAR, 7x7 on
+    MNIST, 2x2 on digits) and blocks of 3x3 cells. The hue histogram needs
+    colour images.
+    """
+    steps = []
+    for name in names:
+        if name == "pixels":
+            # rescale turns uint8 pixels into float32, which StandardScaler
+            # keeps and SGD trains in: two to three times faster on MNIST than
+            # float64, with the same accuracy.
+            steps.append(PixelFlatten(rescale=True))
+            continue
+        if name not in FEATURES:
+            raise UsageError(
+                f"unknown --features {name!r}; choose from " + ", ".join(FEATURES)
+            )
+        side = min(image_shape[:2])
+        cell = max(1, side // 4)
+        block = 3 if side // cell >= 3 else 1
+        hog = HOGFeatures(pixels_per_cell=(cell, cell), cells_per_block=(block, block))
+        if name == "hog":
+            steps.append(hog)
+        elif len(image_shape) != 3 or image_shape[2] != 3:
+            raise UsageError(
+                f"--features {name} needs colour (RGB) images; these have shape "
+                f"{tuple(image_shape)}. Use pixels or hog."
+            )
+        else:
+            steps.append(make_union(hog, ColorHistogram()))
+    return steps
+
+
+def feature_label(step):
+    """``pixels``, ``hog`` or ``hog+hue``: the --features name of a transformer."""
+    if isinstance(step, PixelFlatten):
+        return "pixels"
+    if isinstance(step, HOGFeatures):
+        return "hog"
+    if isinstance(step, ColorHistogram):
+        return step.channel
+    if isinstance(step, FeatureUnion):
+        return "+".join(feature_label(t) for _, t in step.transformer_list)
+    return type(step).__name__
+
+
+def build_estimator(spec, *, random_state=None, features=None):
     """The estimator searched for ``spec`` and the prefix of its parameters.
 
-    The wrapper's ``random_state`` seeds the augmenter and the model.
+    The wrapper's ``random_state`` seeds the augmenter and the model. The
+    pipeline's first step, named ``features``, is the first of ``features``
+    (pixels when None); the grid may swap it for the others.
     """
     model = spec.make(**spec.fixed)
     scaler = [StandardScaler()] if spec.scale else []
-    # rescale turns uint8 pixels into float32, which StandardScaler keeps and
-    # SGD trains in: two to three times faster on MNIST than float64, with the
-    # same accuracy. Distances and standardised features do not change.
-    pipeline = make_pipeline(PixelFlatten(rescale=True), *scaler, model)
+    first = features[0] if features else PixelFlatten(rescale=True)
+    pipeline = make_pipeline(first, *scaler, model)
+    pipeline.steps[0] = ("features", first)
     estimator = AugmentedClassifier(pipeline, random_state=random_state)
     return estimator, f"estimator__{pipeline.steps[-1][0]}__"
 
@@ -197,7 +263,7 @@ def _nested_estimators(estimator):
             yield value
 
 
-def build_grid(spec, estimator, prefix, overrides, augmenters=(None,)):
+def build_grid(spec, estimator, prefix, overrides, augmenters=(None,), features=()):
     """The search grid: defaults with overrides, every value checked up front.
 
     A parameter is named as the model's own (``alpha``) or as one of the
@@ -209,6 +275,8 @@ def build_grid(spec, estimator, prefix, overrides, augmenters=(None,)):
     own = spec.make().get_params()
     grid = {prefix + name: list(values) for name, values in spec.grid.items()}
     grid["augmenter"] = list(augmenters)
+    if len(features) > 1:
+        grid["estimator__features"] = list(features)
     augmenter = augmenters[-1]
     for name, values in overrides.items():
         if name in own:
@@ -251,13 +319,16 @@ def build_grid(spec, estimator, prefix, overrides, augmenters=(None,)):
 
 def short_name(key, prefix):
     """``estimator__softmaxlinear__alpha`` to ``alpha``; other paths kept."""
-    return key.removeprefix("param_").removeprefix(prefix)
+    key = key.removeprefix("param_")
+    return "features" if key == "estimator__features" else key.removeprefix(prefix)
 
 
 def display_value(key, value):
     """A grid value for tables and legends: the augmenter as off / on."""
     if key.removeprefix("param_") == "augmenter":
         return "off" if value is None else "on"
+    if key.removeprefix("param_") == "estimator__features":
+        return feature_label(value)
     return value
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from ._pipeline import display_params, display_value, short_name
+from ._pipeline import display_params, display_value, feature_label, short_name
 
 
 @dataclass
@@ -54,6 +54,34 @@ def _json_value(value):
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return repr(value)
+
+
+def _param_json(key, value):
+    """A grid value as JSON; feature transformers by their --features name."""
+    if key.removeprefix("param_") == "estimator__features":
+        return feature_label(value)
+    return _json_value(value)
+
+
+def _features_step(search):
+    """The fitted feature step (first pipeline step) of the best model."""
+    return search.best_estimator_.estimator_.steps[0][1]
+
+
+def _hog_searched(models):
+    """The first HOGFeatures any model's search tried, or None."""
+    from .features import HOGFeatures
+
+    for model in models:
+        search = model.search
+        steps = search.param_grid.get(
+            "estimator__features", [search.estimator.estimator.steps[0][1]]
+        )
+        for step in steps:
+            for part in [step, *[t for _, t in getattr(step, "transformer_list", [])]]:
+                if isinstance(part, HOGFeatures):
+                    return part
+    return None
 
 
 def _versions():
@@ -102,7 +130,7 @@ def _model_json(model):
         points.append(
             {
                 "params": {
-                    short_name(k, model.prefix): _json_value(v)
+                    short_name(k, model.prefix): _param_json(k, v)
                     for k, v in params.items()
                 },
                 "fold_scores": [
@@ -125,12 +153,13 @@ def _model_json(model):
         "search": type(search).__name__,
         "estimator": repr(search.estimator),
         "param_grid": {
-            short_name(k, model.prefix): [_json_value(v) for v in values]
+            short_name(k, model.prefix): [_param_json(k, v) for v in values]
             for k, values in search.param_grid.items()
         },
         "n_splits": n_splits,
         "cv_results": points,
         "best_params": points[best]["params"],
+        "features": feature_label(_features_step(search)),
         "best_cv_mean": points[best]["mean_score"],
         "best_cv_std": points[best]["std_score"],
         "test_accuracy": model.test_accuracy,
@@ -352,6 +381,23 @@ def _plots(run, out):
             "kept the better of the two.",
         )
 
+    hog = _hog_searched(run.models)
+    if hog is not None:
+        from .plotting import plot_hog
+
+        fig = _figure((1.8 * min(len(run.X_test), 8), 3.8))
+        plot_hog(run.X_test, hog, fig=fig)
+        save(
+            fig,
+            "",
+            "hog",
+            "What the HOG features see: test images above the orientation "
+            "histograms of their cells, one line per orientation bin along the "
+            "edges that vote for it, brighter for a larger share of the "
+            f"gradient (cells of {hog.pixels_per_cell} pixels, before block "
+            "normalisation).",
+        )
+
     for model in run.models:
         search = model.search
         fig, caption = _cv_plot(model)
@@ -366,22 +412,44 @@ def _plots(run, out):
                 model.name,
                 "loss",
                 "Training loss per epoch (mean data loss plus alpha times the "
-                "penalty) of the best model refit on the whole training set.",
+                "penalty) of the best model refit on the whole training set"
+                + (
+                    ", with its accuracy on the held-out validation split and on "
+                    "as many training images after each epoch."
+                    if getattr(_final_step(search), "train_scores_", None)
+                    else "."
+                ),
             )
-            fig = _grid_figure(len(search.classes_), 10)
-            class_names = [lookup.get(c, str(c)) for c in search.classes_.tolist()]
-            plot_templates(search, class_names=class_names, fig=fig)
-            fig.suptitle(f"{model.title}: learned templates")
-            save(
-                fig,
-                model.name,
-                "templates",
-                "The learned weights coef_, one template per class, drawn as "
-                "images: how much the class score moves when a pixel moves by "
-                "one of its standard deviations (the model sees standardised "
-                "pixels). Red raises the score, blue lowers it; each template "
-                "has its own colour scale.",
-            )
+        # Templates are pictures of weights on pixels; features have none.
+        if model.linear and feature_label(_features_step(search)) == "pixels":
+            if hasattr(_final_step(search), "coefs_"):
+                n_units = _final_step(search).coefs_[0].shape[1]
+                fig = _grid_figure(n_units, 10)
+                plot_templates(search, fig=fig)
+                fig.suptitle(f"{model.title}: first-layer weights")
+                save(
+                    fig,
+                    model.name,
+                    "templates",
+                    "The first layer's weights coefs_[0], one image per hidden "
+                    "unit, over standardised pixels: the patterns the hidden "
+                    "units respond to. Red raises a unit's input, blue lowers it.",
+                )
+            else:
+                fig = _grid_figure(len(search.classes_), 10)
+                class_names = [lookup.get(c, str(c)) for c in search.classes_.tolist()]
+                plot_templates(search, class_names=class_names, fig=fig)
+                fig.suptitle(f"{model.title}: learned templates")
+                save(
+                    fig,
+                    model.name,
+                    "templates",
+                    "The learned weights coef_, one template per class, drawn as "
+                    "images: how much the class score moves when a pixel moves by "
+                    "one of its standard deviations (the model sees standardised "
+                    "pixels). Red raises the score, blue lowers it; each template "
+                    "has its own colour scale.",
+                )
 
         n_classes = len(labels)
         fig = _figure((max(5.0, 0.45 * n_classes), max(4.5, 0.45 * n_classes)))
@@ -428,12 +496,15 @@ def _table(run):
     rows = []
     for model in run.models:
         search = model.search
+        params = display_params(search.best_params_, model.prefix, search.param_grid)
         rows.append(
             {
                 "model": model.name,
-                "best_params": display_params(
-                    search.best_params_, model.prefix, search.param_grid
-                ),
+                # Which features the model used, gridded or not, first.
+                "best_params": {
+                    "features": feature_label(_features_step(search)),
+                    **params,
+                },
                 "cv_mean": float(
                     search.cv_results_["mean_test_score"][search.best_index_]
                 ),

@@ -113,7 +113,9 @@ def _top_eigenvalue(
     at a fixed stride, from a fixed random start: deterministic, and a few
     milliseconds.
     """
-    stride = max(1, X.shape[0] // n_rows)
+    # At most 2**24 numbers (128 MiB) for very wide images, and 64 rows.
+    n_rows = min(n_rows, max(64, 2**24 // max(1, X.shape[1])))
+    stride = max(1, -(-X.shape[0] // n_rows))
     Z = np.array(X[::stride], dtype=np.float64)
     w8 = None
     if sample_weight is not None:

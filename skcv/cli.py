@@ -27,6 +27,7 @@ from . import __version__, _state
 from ._data import DATASETS, load_data, split
 from ._pipeline import (
     AUGMENT_PRESETS,
+    FEATURES,
     MODELS,
     SEARCHES,
     UsageError,
@@ -35,6 +36,7 @@ from ._pipeline import (
     build_estimator,
     build_grid,
     build_search,
+    feature_steps,
     parse_grid_overrides,
     search_plan,
     search_strategy,
@@ -86,6 +88,17 @@ def _model_list(text):
             + ",".join(MODELS)
         )
     return list(dict.fromkeys(models))
+
+
+def _feature_list(text):
+    names = [name.strip() for name in text.split(",")]
+    unknown = [name for name in names if name not in FEATURES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown feature(s) {','.join(unknown)}; choose from "
+            + ", ".join(FEATURES)
+        )
+    return list(dict.fromkeys(names))
 
 
 def _n_jobs(text):
@@ -159,9 +172,10 @@ def build_parser():
     search.add_argument(
         "--models",
         type=_model_list,
-        default=list(MODELS),
+        # The network is opt-in: it costs more than the other three together.
+        default=[name for name in MODELS if name != "net"],
         metavar="LIST",
-        help=f"comma list of {','.join(MODELS)} (default: all)",
+        help=f"comma list of {','.join(MODELS)} (default: all but net)",
     )
     search.add_argument(
         "--grid",
@@ -171,6 +185,17 @@ def build_parser():
         help=(
             "replace the values searched for one parameter, e.g. "
             "knn.n_neighbors=1,3,5 or softmax.alpha=1e-4,1e-3 (repeatable)"
+        ),
+    )
+    search.add_argument(
+        "--features",
+        type=_feature_list,
+        default=["pixels"],
+        metavar="LIST",
+        help=(
+            "what the models see: pixels, hog (histograms of oriented "
+            "gradients) or hog+hue (plus a hue histogram, colour images only); "
+            "a comma list is searched like a parameter (default: pixels)"
         ),
     )
     search.add_argument(
@@ -462,12 +487,21 @@ def run(args, *, argv, stdout=None, stderr=None):
         "seed": args.seed,
         "search": strategy,
         "augmenter": augment,
+        "features": args.features,
     }
     for name in args.models:
         spec = MODELS[name]
-        estimator, prefixes[name] = build_estimator(spec, random_state=args.seed)
+        features = feature_steps(args.features, image_shape)
+        estimator, prefixes[name] = build_estimator(
+            spec, random_state=args.seed, features=features
+        )
         grid = build_grid(
-            spec, estimator, prefixes[name], overrides.get(name, {}), augmenters
+            spec,
+            estimator,
+            prefixes[name],
+            overrides.get(name, {}),
+            augmenters,
+            features,
         )
         searches[name] = build_search(
             estimator,
@@ -542,6 +576,7 @@ def run(args, *, argv, stdout=None, stderr=None):
             "n_jobs": args.n_jobs,
             "scheduler": args.scheduler,
             "augment": args.augment,
+            "features": args.features,
             "augmenter": augment,
             "augment_text": _augment_text(args.augment, augment),
             "grid_overrides": args.grid,

@@ -26,6 +26,7 @@ from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 __all__ = ["hinge_loss", "penalty_value_and_grad", "softmax_loss"]
 
@@ -51,19 +52,40 @@ def _softmax_dscores(S, y, coef):
     loss : float
         ``sum_i coef_i * (logsumexp(S[:, i]) - S[y_i, i])``.
     """
-    cols = np.arange(S.shape[1])
     # Shifting each sample's scores by their maximum leaves the softmax
     # unchanged and keeps exp() from overflowing (scores of 1e4 would
-    # otherwise give inf / inf).
-    S -= S.max(axis=0)
-    shifted_true = S[y, cols]
-    np.exp(S, out=S)
-    norm = S.sum(axis=0)
-    losses = np.log(norm)
-    losses -= shifted_true
-    S /= norm
-    S[y, cols] -= 1
-    return _weigh_samples(S, losses, coef)
+    # otherwise give inf / inf). One compiled pass per sample: on the small
+    # score blocks of a minibatch, a dozen NumPy calls cost more than the
+    # arithmetic.
+    if np.ndim(coef) == 0:
+        weights = np.full(S.shape[1], coef, dtype=S.dtype)
+    else:
+        weights = np.asarray(coef, dtype=S.dtype)
+    return _softmax_kernel(S, np.asarray(y, dtype=np.intp), weights)
+
+
+@njit(cache=True, nogil=True)
+def _softmax_kernel(S, y, weights):
+    n_classes, n_samples = S.shape
+    total = 0.0
+    for i in range(n_samples):
+        top = S[0, i]
+        for k in range(1, n_classes):
+            top = max(top, S[k, i])
+        shifted_true = S[y[i], i] - top
+        norm = 0.0
+        for k in range(n_classes):
+            e = np.exp(S[k, i] - top)
+            S[k, i] = e
+            norm += e
+        w = weights[i]
+        # logsumexp(s) - s_y, both shifted by the maximum.
+        total += w * (np.log(norm) - shifted_true)
+        scale = w / norm
+        for k in range(n_classes):
+            S[k, i] *= scale
+        S[y[i], i] -= w
+    return total
 
 
 def _hinge_ww_dscores(S, y, coef, delta):

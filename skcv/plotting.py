@@ -18,6 +18,7 @@ from .preprocessing import PixelFlatten
 
 __all__ = [
     "plot_cv_results",
+    "plot_hog",
     "plot_loss_curve",
     "plot_misclassified",
     "plot_templates",
@@ -150,6 +151,9 @@ def plot_templates(
 ):
     """Show each row of a linear model's ``coef_`` as an image, one per class.
 
+    For a :class:`~skcv.NeuralNet`, the first layer's weights are shown
+    instead, one image per hidden unit.
+
     A linear classifier scores an image ``x`` as ``w_k . x + b_k`` for every
     class ``k``, so each weight row ``w_k`` is a template matched against the
     image. Grey templates are drawn with a diverging colour map centred at
@@ -222,13 +226,19 @@ def plot_templates(
     """
     _check_matplotlib()
     transformers, model = _unwrap(estimator)
-    if not hasattr(model, "coef_"):
+    if hasattr(model, "coefs_"):
+        # A network: the first layer's weights, one template per hidden unit.
+        coef = np.asarray(model.coefs_[0], dtype=float).T
+        if class_names is None:
+            class_names = [f"unit {i}" for i in range(len(coef))]
+    elif not hasattr(model, "coef_"):
         check_is_fitted(model)
         raise TypeError(
             f"plot_templates needs a linear model with coef_; "
             f"{type(model).__name__} has none."
         )
-    coef = np.atleast_2d(np.asarray(model.coef_, dtype=float))
+    else:
+        coef = np.atleast_2d(np.asarray(model.coef_, dtype=float))
     shape = _check_image_shape(image_shape)
     for step in reversed(transformers):
         if isinstance(step, StandardScaler):
@@ -345,7 +355,16 @@ def plot_loss_curve(estimator, *, ax=None, label=None):
             color="C1",
             label="validation score",
         )
-        twin.set_ylabel("validation score")
+        train = getattr(model, "train_scores_", None)
+        if train is not None and len(train):
+            lines += twin.plot(
+                np.arange(1, len(train) + 1),
+                np.asarray(train, dtype=float),
+                ":",
+                color="C2",
+                label="training accuracy",
+            )
+        twin.set_ylabel("accuracy")
     ax.legend(lines, [line.get_label() for line in lines], loc="best")
     return ax
 
@@ -681,4 +700,117 @@ def plot_misclassified(
         ax.imshow(image, cmap=cmap, **limits)
         ax.set_title(f"true {true}\npred {pred}", fontsize="x-small")
         ax.set_axis_off()
+    return fig
+
+
+def plot_hog(images, hog=None, *, max_images=8, cmap="gray", fig=None):
+    """Show images above the histograms of oriented gradients of their cells.
+
+    Each cell of the lower picture holds one line per orientation bin, through
+    the cell centre and along the edges that vote for the bin (perpendicular
+    to their gradient), as bright as the bin's share of the gradient
+    magnitude: scikit-image's ``hog(..., visualize=True)`` picture, drawn as
+    vector lines. The histograms are the cells' before block normalisation;
+    each image has its own brightness scale.
+
+    Parameters
+    ----------
+    images : array-like of shape (n_samples, H, W[, C])
+        The images.
+    hog : HOGFeatures, default=None
+        Whose ``orientations``, ``pixels_per_cell`` and ``transform_sqrt`` to
+        draw; ``HOGFeatures()`` when None.
+    max_images : int, default=8
+        At most this many images, the first ones.
+    cmap : str or Colormap, default="gray"
+        Colour map of grey images.
+    fig : matplotlib Figure, default=None
+        Figure to draw into; a new pyplot figure when None.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        Two axes per image: the image, and its HOG picture below it.
+
+    See Also
+    --------
+    skcv.features.HOGFeatures : The features drawn.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> from skcv.features import HOGFeatures
+    >>> from skcv.plotting import plot_hog
+    >>> images = np.zeros((2, 16, 16))
+    >>> images[:, :, 8:] = 1.0
+    >>> fig = plot_hog(images, HOGFeatures(pixels_per_cell=4), fig=Figure())
+    >>> len(fig.axes)
+    4
+    """
+    _check_matplotlib()
+    from matplotlib.collections import LineCollection
+
+    from .features import HOGFeatures, _cell_histograms, _pair
+
+    hog = HOGFeatures() if hog is None else hog
+    if not isinstance(hog, HOGFeatures):
+        raise TypeError(f"hog must be a HOGFeatures; got {type(hog).__name__}.")
+    hog._validate_params()
+    images, _ = _check_images(images, input_name="images")
+    if images.ndim == 2:
+        raise ValueError(
+            "plot_hog needs images of shape (n_samples, height, width[, channels]); "
+            "images holds flat rows."
+        )
+    if not isinstance(max_images, Integral) or max_images < 1:
+        raise ValueError(f"max_images must be a positive integer; got {max_images!r}.")
+    images = images[:max_images]
+    cell = _pair(hog.pixels_per_cell, "pixels_per_cell")
+    height, width = images.shape[1:3]
+    if height < cell[0] or width < cell[1]:
+        raise ValueError(
+            f"Images of shape {images.shape[1:]} are smaller than one cell "
+            f"{cell} of pixels_per_cell."
+        )
+    histograms = _cell_histograms(images, hog.orientations, cell, hog.transform_sqrt)
+    n = len(images)
+    if fig is None:
+        fig = _new_figure((1.8 * n, 3.8))
+    axes = fig.subplots(2, n, squeeze=False)
+    shown = _displayable(_to_rgb(images)) if images.ndim == 4 else images
+    # Bin midpoints; a gradient at angle t (from the column axis towards the
+    # row axis) lies across an edge running along (row, col) = (cos t, -sin t).
+    angles = np.pi * (np.arange(hog.orientations) + 0.5) / hog.orientations
+    n_rows, n_cols = histograms.shape[1:3]
+    centres_r = (np.arange(n_rows) * cell[0] + cell[0] / 2 - 0.5)[:, None, None]
+    centres_c = (np.arange(n_cols) * cell[1] + cell[1] / 2 - 0.5)[None, :, None]
+    radius = 0.45 * min(cell)
+    d_r, d_c = radius * np.cos(angles), -radius * np.sin(angles)
+    starts = np.stack(
+        np.broadcast_arrays(centres_c - d_c, centres_r - d_r), axis=-1
+    ).reshape(-1, 2)
+    ends = np.stack(
+        np.broadcast_arrays(centres_c + d_c, centres_r + d_r), axis=-1
+    ).reshape(-1, 2)
+    segments = np.stack([starts, ends], axis=1)
+    for k in range(n):
+        top, bottom = axes[0, k], axes[1, k]
+        top.imshow(shown[k], cmap=cmap)
+        strength = histograms[k].reshape(-1)
+        peak = strength.max()
+        strength = strength / peak if peak > 0 else strength
+        colours = np.zeros((len(strength), 4))
+        colours[:, :3] = 1.0
+        colours[:, 3] = strength
+        bottom.add_collection(LineCollection(segments, colors=colours, linewidths=1.2))
+        bottom.set_facecolor("black")
+        bottom.set_xlim(-0.5, width - 0.5)
+        bottom.set_ylim(height - 0.5, -0.5)
+        bottom.set_aspect("equal")
+        for ax in (top, bottom):
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("image", fontsize="small")
+    axes[1, 0].set_ylabel("HOG cells", fontsize="small")
     return fig

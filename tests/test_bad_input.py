@@ -29,9 +29,12 @@ from sklearn.utils.validation import has_fit_parameter
 
 from skcv import (
     AugmentedClassifier,
+    ColorHistogram,
     HingeLinear,
+    HOGFeatures,
     ImageAugmenter,
     NearestNeighbor,
+    NeuralNet,
     PixelFlatten,
     SoftmaxLinear,
 )
@@ -172,6 +175,13 @@ SUBJECTS = [
         ("predict", "decision_function"),
     ),
     Subject(
+        "NeuralNet",
+        _routed(lambda: NeuralNet(hidden_layer_sizes=(5,), **_FAST)),
+        "rows",
+        "classifier",
+        ("predict", "predict_proba", "predict_log_proba", "decision_function"),
+    ),
+    Subject(
         "AugmentedClassifier",
         _routed(_augmented_classifier(online=False)),
         "images",
@@ -186,6 +196,19 @@ SUBJECTS = [
         ("predict", "predict_proba", "decision_function"),
     ),
     Subject("PixelFlatten", _routed(PixelFlatten), "images", "transformer"),
+    Subject(
+        "HOGFeatures",
+        _routed(lambda: HOGFeatures(pixels_per_cell=2, cells_per_block=1)),
+        "images",
+        "transformer",
+    ),
+    # The test images are grey, of which only the value histogram exists.
+    Subject(
+        "ColorHistogram",
+        _routed(lambda: ColorHistogram(channel="value")),
+        "images",
+        "transformer",
+    ),
     Subject(
         "ImageAugmenter",
         _routed(lambda: ImageAugmenter(flip=True, max_shift=1, random_state=0)),
@@ -245,6 +268,14 @@ def _remembers_shape(s):
     # Subjects that remember the image shape at fit and must reject another
     # layout of the same number of pixels.
     return s.layout == "images" and s.kind in ("classifier", "transformer")
+
+
+def _has_inverse_transform(s):
+    return s.kind == "transformer" and hasattr(s.make(), "inverse_transform")
+
+
+def _is_image_features(s):
+    return isinstance(s.make(), HOGFeatures | ColorHistogram)
 
 
 def _zero_pixels(s):
@@ -571,14 +602,43 @@ CASES = [
         lambda s: lambda: s.make().inverse_transform(ROWS),
         NotFittedError,
         "not fitted",
-        _is("transformer"),
+        _has_inverse_transform,
     ),
     Case(
         "inverse_transform-wrong-feature-count",
         lambda s: lambda: s.fitted().inverse_transform(ROWS[:, :5]),
         ValueError,
         r"5 features per row.*\(4, 4\)",
-        _is("transformer"),
+        _has_inverse_transform,
+    ),
+    # -- image features
+    Case(
+        "flat-rows-into-image-features",
+        lambda s: lambda: s.train(s.make(), ROWS),
+        ValueError,
+        "flat rows whose image layout is unknown",
+        _is_image_features,
+    ),
+    Case(
+        "images-smaller-than-a-block",
+        lambda s: lambda: s.train(s.make(cells_per_block=3), IMAGES),
+        ValueError,
+        r"\(4, 4\) are too small.*at least 6x6 pixels",
+        lambda s: s.accepts("cells_per_block"),
+    ),
+    Case(
+        "images-smaller-than-a-cell",
+        lambda s: lambda: s.train(s.make(pixels_per_cell=(5, 1)), IMAGES),
+        ValueError,
+        r"\(4, 4\) are too small.*at least 5x1 pixels",
+        lambda s: s.accepts("pixels_per_cell"),
+    ),
+    Case(
+        "hue-histogram-of-grey-images",
+        lambda s: lambda: s.train(s.make(channel="hue"), IMAGES),
+        ValueError,
+        r"needs RGB colour images.*which are grey",
+        lambda s: s.accepts("channel"),
     ),
     Case(
         "warm_start-with-other-classes",
@@ -631,6 +691,11 @@ BAD_PARAMS = [
     ("n_neighbors", 2.5),
     ("block_memory_mib", 0),
     ("n_jobs", 1.5),
+    ("block_norm", "L3"),
+    ("block_norm", None),
+    ("orientations", 0),
+    ("channel", "red"),
+    ("bins", 0),
 ]
 CASES += [
     Case(

@@ -262,6 +262,8 @@ BAD_ARGUMENTS = [
     (["run", "--models", "softmax", "--augment", "none", "--cv", "2", "--no-progress",
       "--grid", "softmax.learning_rate_init=1e6", "--grid", "softmax.alpha=1e-4"],
      "a fit of the softmax search failed: SGD diverged in epoch 2"),
+    (["run", "--features", "pixels,sift"], "unknown feature(s) sift"),
+    (["run", "--features", "hog+hue"], "--features hog+hue needs colour (RGB) images"),
 ]  # fmt: skip
 
 
@@ -382,7 +384,7 @@ def test_scheduler_local_runs_the_search_on_dask_with_equal_scores(tmp_path):
     common = ["run", "--dataset", str(tmp_path / "tiny.npz"),
               "--models", "knn,softmax", "--cv", "2", "--augment", "none",
               "--grid", "knn.n_neighbors=1,3", "--grid", "softmax.alpha=1e-4",
-              "--grid", "softmax.learning_rate_init=0.1"]  # fmt: skip
+              "--grid", "softmax.learning_rate_scale=1"]  # fmt: skip
     scores = {}
     for name, extra in [("serial", []), ("dask", ["--scheduler", "local"])]:
         status, _, stderr = _run([*common, *extra, "--out", str(tmp_path / name)])
@@ -546,6 +548,21 @@ def test_halving_search_reports_each_level(tiny_npz, tmp_path):
     assert sorted(p["file"] for p in results["plots"]) == sorted(PNG_FILES)
 
 
+def test_run_net_draws_first_layer_weights_and_learning_curves(tmp_path):
+    status, _, stderr = _run(
+        ["run", "--out", str(tmp_path), "--models", "net", "--cv", "2",
+         "--augment", "none", "--max-train", "600",
+         "--grid", "net.hidden_layer_sizes=8,16", "--grid", "net.alpha=1e-4"]
+    )  # fmt: skip
+    assert status == 0, stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["models"]["net"]["test_accuracy"] > 0.8
+    for kind in ("cv", "loss", "templates", "confusion"):
+        assert (tmp_path / f"net_{kind}.png").is_file()
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "first layer" in html and "validation split" in html
+
+
 _SLOW_SOFTMAX = [
     "run", "--models", "softmax", "--augment", "none", "--cv", "2",
     "--grid", "softmax.max_iter=100000", "--grid", "softmax.n_iter_no_change=100000",
@@ -633,3 +650,37 @@ def test_pictures_of_an_earlier_report_are_removed(tmp_path):
     pngs = {p.name for p in out.glob("*.png")}
     assert pngs == listed  # only the new report's pictures
     assert (out / "notes.txt").read_text() == "not ours"
+
+
+def test_features_are_a_grid_dimension_and_the_report_says_which(tmp_path):
+    rng = np.random.RandomState(0)
+    # Colour images of a bright bar, vertical for class 0, horizontal for 1.
+    X = rng.randint(0, 60, size=(120, 16, 16, 3)).astype(np.uint8)
+    y = np.arange(120) % 2
+    for k in range(120):
+        at = rng.randint(2, 12)
+        if y[k]:
+            X[k, at : at + 3, 2:14] = 220
+        else:
+            X[k, 2:14, at : at + 3] = 220
+    np.savez(tmp_path / "bars.npz", X=X, y=y)
+    argv = ["run", "--dataset", str(tmp_path / "bars.npz"), "--models", "softmax,knn",
+            "--features", "pixels,hog+hue", "--cv", "2", "--augment", "none",
+            "--grid", "softmax.alpha=1e-4", "--grid", "softmax.learning_rate_init=0.1",
+            "--grid", "knn.n_neighbors=1", "--no-progress",
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    status, stdout, stderr = _run(argv)
+    assert status == 0, stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["settings"]["features"] == ["pixels", "hog+hue"]
+    for name, model in results["models"].items():
+        assert model["param_grid"]["features"] == ["pixels", "hog+hue"]
+        assert model["features"] == model["best_params"]["features"]
+        assert f"{name}" in stdout
+    assert "features=" in stdout
+    # The HOG picture is drawn; templates only for a linear model on pixels.
+    assert (tmp_path / "out" / "hog.png").exists()
+    softmax = results["models"]["softmax"]
+    templates = (tmp_path / "out" / "softmax_templates.png").exists()
+    assert templates == (softmax["features"] == "pixels")
+    assert "hog.png" in (tmp_path / "out" / "report.html").read_text()

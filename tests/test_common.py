@@ -15,9 +15,12 @@ from sklearn.utils.estimator_checks import (
 
 from skcv import (
     AugmentedClassifier,
+    ColorHistogram,
     HingeLinear,
+    HOGFeatures,
     ImageAugmenter,
     NearestNeighbor,
+    NeuralNet,
     PixelFlatten,
     SoftmaxLinear,
 )
@@ -48,6 +51,16 @@ _AUGMENTED_SGD_WEIGHTS = {
     ),
 }
 
+# NeuralNet trains in float32 whatever the input dtype: a weight of 2 and a
+# repeated row round differently, by about 1e-6 relative, above the check's
+# rtol of 1e-7.
+_FLOAT32_WEIGHTS = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "float32 training: the weighted and the repeated fits agree to about 1e-6 "
+        "relative, not to the check's 1e-7"
+    ),
+}
+
 # Every configuration checked, with the checks it is expected to fail and why.
 # The check's 15 rows fit in one minibatch, where a weight of 2 and a repeated
 # row give the same weighted-mean gradient, so plain SGD passes the
@@ -70,8 +83,39 @@ CASES = [
     ),
     (HingeLinear(), {}),
     (HingeLinear(multi_class="crammer_singer"), {}),
+    (NeuralNet(), _FLOAT32_WEIGHTS),
+    (
+        NeuralNet(loss="hinge", early_stopping=True),
+        {
+            "check_sample_weight_equivalence_on_dense_data": (
+                "with early_stopping=True the validation split is drawn over rows"
+            ),
+        },
+    ),
+    (
+        NeuralNet(hidden_layer_sizes=(8, 4), batch_norm=True, dropout=0.2),
+        {
+            "check_sample_weight_equivalence_on_dense_data": (
+                "batch statistics and dropout masks are per row, not weighted"
+            ),
+        },
+    ),
     (PixelFlatten(), {}),
     (PixelFlatten(rescale=True), {}),
+    # The checks feed flat rows; the feature transformers read each as an
+    # image one pixel high, with cells small enough for it.
+    (HOGFeatures(image_shape=(1, -1), pixels_per_cell=1, cells_per_block=1), {}),
+    (
+        HOGFeatures(
+            image_shape=(1, -1),
+            orientations=4,
+            pixels_per_cell=1,
+            cells_per_block=1,
+            block_norm="L1-sqrt",
+        ),
+        {},
+    ),
+    (ColorHistogram(channel="value", image_shape=(1, -1)), {}),
     (AugmentedClassifier(SoftmaxLinear()), {}),
     (
         AugmentedClassifier(

@@ -19,6 +19,7 @@ PUBLIC_MODULES = [
     "skcv",
     "skcv.datasets",
     "skcv.gradcheck",
+    "skcv.layers",
     "skcv.losses",
     "skcv.parallel",
     "skcv.plotting",

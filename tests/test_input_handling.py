@@ -17,6 +17,7 @@ from skcv import (
     HingeLinear,
     ImageAugmenter,
     NearestNeighbor,
+    NeuralNet,
     PixelFlatten,
     SoftmaxLinear,
 )
@@ -76,6 +77,15 @@ CLASSIFIERS = {
     ),
     "SoftmaxLinear": (lambda: SoftmaxLinear(random_state=0), "rows"),
     "HingeLinear": (lambda: HingeLinear(random_state=0), "rows"),
+    "NeuralNet": (
+        lambda: NeuralNet(
+            hidden_layer_sizes=(10,),
+            learning_rate_init=0.01,
+            max_iter=100,
+            random_state=0,
+        ),
+        "rows",
+    ),
     "HingeLinear-crammer_singer": (
         lambda: HingeLinear(multi_class="crammer_singer", random_state=0),
         "rows",

@@ -185,6 +185,7 @@ def test_adaptive_schedule_divides_the_rate_by_five(capsys):
     adaptive.fit(X, y)
     assert adaptive.n_iter_ == 1 + 3 + 6 * 3
     out = capsys.readouterr().out
+    # The message ends its sentence with a full stop since issue 15's change.
     rates = [
         float(line.rsplit(" ", 1)[1].rstrip("."))
         for line in out.splitlines()

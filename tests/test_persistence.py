@@ -23,6 +23,7 @@ from skcv import (
     HingeLinear,
     ImageAugmenter,
     NearestNeighbor,
+    NeuralNet,
     PixelFlatten,
     SoftmaxLinear,
 )
@@ -72,6 +73,13 @@ ESTIMATORS = {
         "rows",
     ),
     "HingeLinear": (lambda: HingeLinear(**_SGD), "rows"),
+    "NeuralNet": (lambda: NeuralNet(hidden_layer_sizes=(8,), **_SGD), "rows"),
+    "NeuralNet-batch_norm-dropout-uint8": (
+        lambda: NeuralNet(
+            hidden_layer_sizes=(8, 4), batch_norm=True, dropout=0.2, **_SGD
+        ),
+        "uint8",
+    ),
     "HingeLinear-crammer_singer-float32": (
         lambda: HingeLinear(
             multi_class="crammer_singer",
@@ -207,6 +215,8 @@ def _weights(est):
     final = est.estimator_[-1] if isinstance(est, AugmentedClassifier) else est
     if hasattr(final, "coef_"):
         return final.coef_, final.intercept_
+    if hasattr(final, "coefs_"):
+        return (*final.coefs_, *final.intercepts_)
     return final.kneighbors(QUERIES[:20])
 
 
@@ -372,6 +382,7 @@ def test_concurrent_predictions_equal_serial_ones(name):
     [
         "SoftmaxLinear",
         "HingeLinear-crammer_singer-float32",
+        "NeuralNet-batch_norm-dropout-uint8",
         "AugmentedClassifier-offline",
     ],
 )

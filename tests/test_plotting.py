@@ -12,7 +12,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skcv import NearestNeighbor, PixelFlatten, SoftmaxLinear
+from skcv import NearestNeighbor, NeuralNet, PixelFlatten, SoftmaxLinear
 from skcv.plotting import (
     plot_cv_results,
     plot_loss_curve,
@@ -160,6 +160,31 @@ def test_loss_curve_adds_validation_scores_on_a_twin_axes(digits):
     )
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert labels == ["training loss", "validation score"]
+
+
+def test_loss_curve_adds_training_accuracy_of_a_network(digits):
+    images, target = digits
+    model = NeuralNet(early_stopping=True, max_iter=4, random_state=0)
+    model.fit(images.reshape(len(images), -1), target)
+    ax = plot_loss_curve(model, ax=Figure().subplots())
+    twin = ax.figure.axes[1]
+    np.testing.assert_array_equal(twin.get_lines()[1].get_ydata(), model.train_scores_)
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["training loss", "validation score", "training accuracy"]
+
+
+def test_templates_of_a_network_are_its_first_layer(digits):
+    images, target = digits
+    model = NeuralNet(hidden_layer_sizes=(6,), max_iter=2, random_state=0)
+    model.fit(images.reshape(len(images), -1), target)
+    fig = plot_templates(model, (8, 8), fig=Figure())
+    assert len(fig.axes) == 6
+    np.testing.assert_allclose(
+        fig.axes[2].get_images()[0].get_array(),
+        model.coefs_[0][:, 2].reshape(8, 8),
+        rtol=1e-6,
+    )
+    assert fig.axes[2].get_title() == "unit 2"
 
 
 def test_loss_curve_needs_a_loss_curve(digits):

@@ -7,8 +7,10 @@ TEACHING_ORDER = [
     "plot_hinge_vs_softmax.py",
     "plot_gradient_check.py",
     "plot_learning_curves.py",
+    "plot_neural_net.py",
     "plot_grid_search_heatmap.py",
     "plot_augmentation.py",
+    "plot_features.py",
 ]
 
 
