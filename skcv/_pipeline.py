@@ -11,12 +11,14 @@ that cross-validation, not a guess, says whether augmentation helps a model.
 
 from dataclasses import dataclass, field
 
+import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
 from sklearn.pipeline import FeatureUnion, make_pipeline, make_union
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
+from ._search import NeighborsSearchCV, StagedHalvingGridSearchCV, halving_schedule
 from .augment import AugmentedClassifier, ImageAugmenter
 from .features import ColorHistogram, HOGFeatures
 from .linear import HingeLinear, SoftmaxLinear
@@ -336,19 +338,136 @@ def display_params(params, prefix, order=()):
     return {short_name(k, prefix): display_value(k, params[k]) for k in keys}
 
 
-def build_search(estimator, grid, *, cv, seed, n_jobs):
-    """The grid search over stratified, shuffled folds, refitting the best."""
-    return GridSearchCV(
-        estimator,
-        grid,
-        cv=StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed),
-        refit=True,
-        return_train_score=False,
-        n_jobs=n_jobs,
-        error_score="raise",
-    )
+SEARCHES = ("auto", "halving", "grid")
+
+# Rows on which ``--search halving`` compares grid points: the k-NN groups and
+# the linear models' halving work on at most this many training images; the
+# best k-NN group is then scored on all of them. See docs/cli.rst for the
+# measurements behind it.
+MAX_RESOURCES = 20_000
 
 
-def n_fits(search):
-    """Fits the search will run: one per grid point and fold."""
-    return len(ParameterGrid(search.param_grid)) * search.cv.get_n_splits()
+# ``--search auto`` runs the exhaustive grid up to this many training images
+# (the digits demo: every grid point, as before) and halving beyond.
+AUTO_HALVING_ABOVE = 10_000
+
+
+def search_strategy(search, n_train):
+    """The strategy ``--search`` stands for on ``n_train`` training images."""
+    if search == "auto":
+        return "halving" if n_train > AUTO_HALVING_ABOVE else "grid"
+    return search
+
+
+def build_search(estimator, grid, *, cv, seed, n_jobs, spec=None, prefix="",
+                 strategy="grid", n_train=None):  # fmt: skip
+    """The search over stratified, shuffled folds, refitting the best.
+
+    k-NN is searched by :class:`~skcv._search.NeighborsSearchCV` (every k from
+    one neighbour search per fold); with ``strategy="grid"`` every grid point
+    gets the fold scores GridSearchCV would give it. With ``"halving"`` the
+    augmentation is tried for the best setting only, k-NN compares its groups
+    on MAX_RESOURCES images before scoring the best on all, and the linear
+    models run successive halving on up to MAX_RESOURCES images.
+    """
+    folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+    halving = strategy == "halving"
+    common = {"cv": folds, "refit": True, "n_jobs": n_jobs, "error_score": "raise"}
+    if spec is not None and not spec.linear:
+        return NeighborsSearchCV(
+            estimator,
+            grid,
+            n_neighbors_key=prefix + "n_neighbors",
+            stage_key="augmenter" if halving else None,
+            max_resources=MAX_RESOURCES if halving else None,
+            random_state=seed,
+            **common,
+        )
+    if halving:
+        return StagedHalvingGridSearchCV(
+            estimator,
+            grid,
+            stage_key="augmenter",
+            factor=3,
+            max_resources=min(n_train, MAX_RESOURCES),
+            min_resources="exhaust",
+            random_state=seed,
+            **common,
+        )
+    return GridSearchCV(estimator, grid, return_train_score=False, **common)
+
+
+def _size_factor(augmenter):
+    """Training rows per original image that an augmenter produces."""
+    if augmenter is None:
+        return 1
+    params = augmenter.get_params()
+    return params.get("n_copies", 1) + bool(params.get("keep_original", True))
+
+
+def search_plan(search, n_samples, n_classes):
+    """The Parallel calls a search makes: ``(label, n_fits, cost of a fit)``.
+
+    The cost is relative to fitting on a whole training fold without
+    augmentation, so that a progress bar advances by work done rather than
+    fits counted: k-NN costs grow with the square of the rows (queries times
+    training rows), the linear models' linearly; augmented training rows
+    count as many times as the augmenter multiplies them.
+    """
+    n_splits = search.cv.get_n_splits()
+    if isinstance(search, NeighborsSearchCV):
+        groups = search._groups()
+        first, _ = search._stages(groups)
+        sizes = [_size_factor(g[0].get("augmenter")) for g in groups]
+        fraction = 1.0
+        if search.max_resources is not None and search.max_resources < n_samples:
+            fraction = search.max_resources / n_samples
+        plan = [
+            (
+                "neighbours"
+                if fraction == 1
+                else f"neighbours on {search.max_resources}",
+                len(first) * n_splits,
+                fraction**2
+                * np.mean([_size_factor(g[0].get("augmenter")) for g in first]),
+            )
+        ]
+        if len(first) < len(groups):
+            plan.append(("augmentation", n_splits, fraction**2 * max(sizes)))
+        if fraction < 1:
+            plan.append(("best group on all rows", n_splits, max(sizes)))
+        return plan
+    if isinstance(search, StagedHalvingGridSearchCV):
+        values = search._stage_values()
+        n_candidates = len(search._generate_candidate_params())
+        fold = n_samples * (n_splits - 1) / n_splits
+        schedule = halving_schedule(
+            n_candidates,
+            n_samples,
+            factor=search.factor,
+            max_resources=search.max_resources,
+            n_splits=n_splits,
+            n_classes=n_classes,
+        )
+        plan = [
+            (f"halving {i + 1}/{len(schedule)} on {rows}", count * n_splits,
+             rows * (n_splits - 1) / n_splits / fold)
+            for i, (count, rows) in enumerate(schedule)
+        ]  # fmt: skip
+        if len(values) > 1:
+            rows = schedule[-1][1]
+            plan.append(
+                ("augmentation", (len(values) - 1) * n_splits,
+                 rows / n_samples * max(map(_size_factor, values[1:])))
+            )  # fmt: skip
+        return plan
+    points = list(ParameterGrid(search.param_grid))
+    cost = np.mean([_size_factor(p.get("augmenter")) for p in points])
+    return [("grid", len(points) * n_splits, float(cost))]
+
+
+def n_fits(search, n_samples=None, n_classes=None):
+    """Fits the search will run (the neighbour searches, for k-NN)."""
+    if n_samples is None:
+        return len(ParameterGrid(search.param_grid)) * search.cv.get_n_splits()
+    return sum(count for _, count, _ in search_plan(search, n_samples, n_classes))

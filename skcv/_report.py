@@ -38,6 +38,8 @@ class RunResult:
     X_test: np.ndarray
     y_test: np.ndarray
     target_names: list | None = None
+    # Models not finished (Ctrl-C): the report is then marked incomplete.
+    missing: list = field(default_factory=list)
     created: str = field(
         default_factory=lambda: (
             datetime.datetime.now().astimezone().isoformat(timespec="seconds")
@@ -141,10 +143,14 @@ def _model_json(model):
                 "mean_score_time": float(cv["mean_score_time"][i]),
             }
         )
+        if "n_resources" in cv:  # a search that scored points on fewer rows
+            points[-1]["iter"] = int(cv["iter"][i])
+            points[-1]["n_resources"] = int(cv["n_resources"][i])
     best = search.best_index_
     final = _final_step(search)
     result = {
         "title": model.title,
+        "search": type(search).__name__,
         "estimator": repr(search.estimator),
         "param_grid": {
             short_name(k, model.prefix): [_param_json(k, v) for v in values]
@@ -180,6 +186,8 @@ def results_json(run):
         "versions": _versions(),
         "dataset": run.dataset,
         "settings": run.settings,
+        "complete": not run.missing,
+        "missing_models": list(run.missing),
         "models": {model.name: _model_json(model) for model in run.models},
     }
 
@@ -213,9 +221,40 @@ def _figure(size=(6.4, 4.4)):
     return Figure(figsize=size, layout="constrained")
 
 
-def _display_cv_results(search):
+def _rows(cv, rows):
+    """The rows ``rows`` of a ``cv_results_`` dict."""
+    return {
+        key: [value[i] for i in rows] if key == "params" else value[rows]
+        for key, value in cv.items()
+    }
+
+
+def _plotted_rows(search, *, both_augment=False):
+    """Rows of ``cv_results_`` scored on the same images, and their count.
+
+    A halving search scores points on growing subsets of the rows: the plots
+    show one level of it, the first (where most points were scored) or, with
+    ``both_augment``, the last level with points both without and with
+    augmentation. Returns all rows and None for an exhaustive search.
+    """
+    cv = search.cv_results_
+    if "n_resources" not in cv:
+        return cv, None
+    levels = np.asarray(cv["iter"])
+    level = levels.min()
+    if both_augment:
+        states = np.array([v is None for v in cv["param_augmenter"]])
+        level = max(
+            (i for i in np.unique(levels) if len(set(states[levels == i])) == 2),
+            default=level,
+        )
+    rows = np.flatnonzero(levels == level)
+    return _rows(cv, rows), int(cv["n_resources"][rows[0]])
+
+
+def _display_cv_results(search, cv=None):
     """``cv_results_`` with the augmenter column as ``off`` / ``on``."""
-    cv = dict(search.cv_results_)
+    cv = dict(search.cv_results_ if cv is None else cv)
     if "param_augmenter" in cv:
         cv["param_augmenter"] = np.ma.masked_array(
             [display_value("augmenter", v) for v in cv["param_augmenter"]],
@@ -238,7 +277,8 @@ def _cv_plot(model):
     names = [short_name(k, prefix) for k in keys]
     fig = _figure()
     ax = fig.subplots()
-    cv = _display_cv_results(search)
+    rows, n_rows = _plotted_rows(search)
+    cv = _display_cv_results(search, rows)
     linear_keys = [k for k in keys if k != "augmenter"]
     if model.linear and len(linear_keys) >= 2:
         plot_cv_results(cv, linear_keys[0], linear_keys[1], ax=ax)
@@ -265,6 +305,11 @@ def _cv_plot(model):
             )
         )
     ax.set_title(f"{model.title}: cross-validation")
+    if n_rows is not None:
+        caption += (
+            f" Scores of the first level of the search, on {n_rows} of the "
+            "training images; results.json has every level."
+        )
     return fig, caption
 
 
@@ -276,7 +321,9 @@ def _augment_plot(models):
     for offset, (state, color) in enumerate((("off", "C7"), ("on", "C0"))):
         means, stds = [], []
         for model in models:
-            cv = _display_cv_results(model.search)
+            cv = _display_cv_results(
+                model.search, _plotted_rows(model.search, both_augment=True)[0]
+            )
             rows = np.flatnonzero(cv["param_augmenter"] == state)
             best = rows[np.argmax(cv["mean_test_score"][rows])]
             means.append(cv["mean_test_score"][best])
@@ -476,6 +523,11 @@ def _table(run):
 def _notes(run):
     """Remarks for the printed summary and the page."""
     notes = []
+    if run.missing:
+        notes.append(
+            f"Incomplete: the run was interrupted before {', '.join(run.missing)} "
+            "finished; the same command with --resume computes only what is missing."
+        )
     for model in run.models:
         final = _final_step(model.search)
         if hasattr(final, "n_iter_") and not _converged(final):
@@ -509,7 +561,9 @@ def _html(run, table, plots, notes):
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>skcv report: {esc(dataset['name'])}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>skcv report: {esc(dataset['name'])}</h1>",
+        f"<h1>skcv report: {esc(dataset['name'])}"
+        + (" (incomplete)" if run.missing else "")
+        + "</h1>",
         f"<p><code>{esc(run.command)}</code><br>{esc(run.created)}, skcv "
         f"{esc(__version__)}</p>",
         f"<p>{dataset['n_train']} training and {dataset['n_test']} test images of "

@@ -23,12 +23,13 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score
 
-from . import __version__
+from . import __version__, _state
 from ._data import DATASETS, load_data, split
 from ._pipeline import (
     AUGMENT_PRESETS,
     FEATURES,
     MODELS,
+    SEARCHES,
     UsageError,
     augment_params,
     augmenter_choices,
@@ -36,8 +37,10 @@ from ._pipeline import (
     build_grid,
     build_search,
     feature_steps,
-    n_fits,
     parse_grid_overrides,
+    search_plan,
+    search_strategy,
+    short_name,
 )
 
 
@@ -215,6 +218,18 @@ def build_parser():
         ),
     )
     search.add_argument(
+        "--search",
+        default="auto",
+        choices=SEARCHES,
+        help=(
+            "grid: every grid point on every fold (k-NN scores every k from "
+            "one neighbour search per fold); halving: augmentation tried for "
+            "the best setting only, k-NN groups compared on a subset first, "
+            "successive halving for the linear models; auto: grid up to "
+            "10,000 training images, halving beyond (default: auto)"
+        ),
+    )
+    search.add_argument(
         "--seed",
         type=_seed,
         default=0,
@@ -244,34 +259,49 @@ def build_parser():
         help="folder of the report (default: skcv-report)",
     )
     output.add_argument(
+        "--resume",
+        action="store_true",
+        help=(
+            "reuse the models that a previous run with the same data, settings "
+            "and versions finished in --out (e.g. before Ctrl-C)"
+        ),
+    )
+    output.add_argument(
         "--no-progress", action="store_true", help="no progress bar on stderr"
     )
     return parser
 
 
 @contextmanager
-def _count_fits(bar):
+def _count_fits(bar, describe=None):
     """Advance ``bar`` as joblib completes the fits of a search.
 
-    Yields ``arm``, to call before each ``search.fit``: the next outermost
-    ``Parallel`` call is then counted, which in ``GridSearchCV`` is the one
-    that runs every fold of every grid point. joblib reports each finished
-    batch through ``Parallel.print_progress`` in the parent process, for any
-    backend and any ``n_jobs``. ``Parallel`` calls made by estimators inside
-    a fit, or by the refit, are not counted.
+    Yields ``arm``, to call before each ``search.fit`` with the search's plan,
+    a list of ``(label, weight)``: each of the next outermost ``Parallel``
+    calls takes the next entry, shows its label through ``describe`` and
+    advances ``bar`` by ``weight`` per finished task. ``arm()`` alone counts
+    one call, one unit per task. In ``GridSearchCV`` that call runs every
+    fold of every grid point; successive halving makes one call per
+    iteration. joblib reports each finished batch through
+    ``Parallel.print_progress`` in the parent process, for any backend and
+    any ``n_jobs``. ``Parallel`` calls made by estimators inside a fit, or by
+    the refit, are not counted.
     """
-    state = {"armed": False, "owner": None, "seen": 0}
+    state = {"plan": [], "owner": None, "seen": 0, "weight": 1}
     lock = threading.Lock()
     call, progress = joblib.Parallel.__call__, joblib.Parallel.print_progress
 
-    def arm():
-        state["armed"] = True
+    def arm(plan=((None, 1),)):
+        state["plan"] = list(plan)
 
     def counting_call(self, iterable):
         with lock:
-            counted = state["armed"] and state["owner"] is None
+            counted = bool(state["plan"]) and state["owner"] is None
             if counted:
-                state.update(armed=False, owner=self, seen=0)
+                label, weight = state["plan"].pop(0)
+                state.update(owner=self, seen=0, weight=weight)
+                if label is not None and describe is not None:
+                    describe(label)
         try:
             return call(self, iterable)
         finally:
@@ -280,7 +310,7 @@ def _count_fits(bar):
 
     def counting_progress(self):
         if self is state["owner"] and self.n_completed_tasks > state["seen"]:
-            bar.update(self.n_completed_tasks - state["seen"])
+            bar.update((self.n_completed_tasks - state["seen"]) * state["weight"])
             state["seen"] = self.n_completed_tasks
         progress(self)
 
@@ -311,26 +341,81 @@ def _backend(args):
         yield
 
 
-def _fit_searches(searches, X, y, args, *, file):
-    """Fit every search, with a progress bar counting the fits on ``file``.
+def _fit_model(search, X_train, y_train, X_test):
+    """Fit one search, predict the test images; the payload stored for resume."""
+    start = time.perf_counter()
+    search.fit(X_train, y_train)
+    search_time = time.perf_counter() - start
+    start = time.perf_counter()
+    y_pred = search.best_estimator_.predict(X_test)
+    return {
+        "search": search,
+        "y_pred": y_pred,
+        "search_time": search_time,
+        "predict_time": time.perf_counter() - start,
+    }
 
-    Returns the wall time of each search, refit included.
+
+def _run_models(searches, records, data, args, *, out, stderr):
+    """Fit (or, with --resume, reload) every model, with a progress bar.
+
+    Each finished model is stored in ``out`` at once. Returns the payloads of
+    the finished models and the name of the model Ctrl-C stopped, or None.
     """
     from tqdm.auto import tqdm
 
-    total = sum(n_fits(search) + 1 for search in searches.values())  # + refits
-    times = {}
-    bar = tqdm(total=total, unit="fit", file=file, disable=args.no_progress)
-    with bar, _count_fits(bar) as arm, _backend(args), warnings.catch_warnings():
+    X_train, y_train, X_test = data
+    n_classes = len(np.unique(y_train))
+    plans = {
+        name: search_plan(search, len(y_train), n_classes)
+        for name, search in searches.items()
+    }
+    # Work in thousandths of a fit on a whole training fold, in integers so
+    # that the bar ends exactly at its total; a refit weighs about one such fit.
+    plans = {
+        name: [(label, count, max(1, round(1000 * w))) for label, count, w in plan]
+        for name, plan in plans.items()
+    }
+    costs = {
+        name: sum(count * weight for _, count, weight in plan) + 1000
+        for name, plan in plans.items()
+    }
+    finished, interrupted = {}, None
+    bar = tqdm(
+        total=sum(costs.values()),
+        file=stderr,
+        disable=args.no_progress,
+        bar_format="{desc}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
+    )
+    with ExitStack() as stack:
+        stack.enter_context(bar)
+        arm = stack.enter_context(_count_fits(bar, bar.set_description))
+        stack.enter_context(_backend(args))
         # Short SGD runs that end at max_iter are expected in a grid; the
         # report says whether the refit models stopped early or not.
+        stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore", ConvergenceWarning)
         for name, search in searches.items():
+            if args.resume:
+                payload, message = _state.load(out, name, records[name])
+                if message is not None:
+                    bar.write(message, file=stderr)
+                if payload is not None:
+                    bar.write(
+                        f"{name}: reusing the finished search in {out}", file=stderr
+                    )
+                    finished[name] = payload
+                    bar.update(costs[name])
+                    continue
             bar.set_description(name)
-            start = time.perf_counter()
-            arm()
+            start = bar.n
+            arm([(f"{name}: {label}", weight) for label, _, weight in plans[name]])
             try:
-                search.fit(X, y)
+                payload = _fit_model(search, X_train, y_train, X_test)
+                _state.save(out, name, records[name], payload)
+            except KeyboardInterrupt:
+                interrupted = name
+                break
             except ValueError as exc:
                 # A fit that cannot go on (divergence, above all) is the
                 # settings' fault: one line, as for any bad argument.
@@ -338,9 +423,11 @@ def _fit_searches(searches, X, y, args, *, file):
                 raise UsageError(
                     f"a fit of the {name} search failed: {lines[0]}"
                 ) from exc
-            times[name] = time.perf_counter() - start
-            bar.update(1)
-    return times
+            # The plan is an estimate (k-NN's last stage is counted as if
+            # augmented): catch up to where this model's share ends.
+            bar.update(start + costs[name] - bar.n)
+            finished[name] = payload
+    return finished, interrupted
 
 
 def _augment_text(preset, params):
@@ -389,7 +476,19 @@ def run(args, *, argv, stdout=None, stderr=None):
     image_shape = X_train.shape[1:]
     augment = augment_params(args.augment, data.name, image_shape)
     augmenters = augmenter_choices(args.augment, augment)
-    searches, prefixes = {}, {}
+    strategy = search_strategy(args.search, len(y_train))
+    searches, prefixes, records = {}, {}, {}
+    data_print = {
+        "train": _state.data_fingerprint(X_train, y_train),
+        "test": _state.data_fingerprint(X_test, y_test),
+    }
+    run_settings = {
+        "cv": args.cv,
+        "seed": args.seed,
+        "search": strategy,
+        "augmenter": augment,
+        "features": args.features,
+    }
     for name in args.models:
         spec = MODELS[name]
         features = feature_steps(args.features, image_shape)
@@ -405,7 +504,23 @@ def run(args, *, argv, stdout=None, stderr=None):
             features,
         )
         searches[name] = build_search(
-            estimator, grid, cv=args.cv, seed=args.seed, n_jobs=args.n_jobs
+            estimator,
+            grid,
+            cv=args.cv,
+            seed=args.seed,
+            n_jobs=args.n_jobs,
+            spec=spec,
+            prefix=prefixes[name],
+            strategy=strategy,
+            n_train=len(y_train),
+        )
+        records[name] = _state.fingerprint(
+            data=data_print,
+            settings=run_settings,
+            grid={
+                short_name(key, prefixes[name]): [repr(v) for v in values]
+                for key, values in grid.items()
+            },
         )
     _check_fold_sizes(searches, prefixes, overrides, X_train, y_train)
     out = Path(args.out)
@@ -413,31 +528,32 @@ def run(args, *, argv, stdout=None, stderr=None):
     print(
         f"{data.name}: {len(y_train)} training and {len(y_test)} test images of "
         f"shape {image_shape}, {len(np.unique(y_train))} classes; "
-        f"{args.cv}-fold CV; augmentation: {_augment_text(args.augment, augment)}",
+        f"{args.cv}-fold CV ({strategy} search); augmentation: "
+        f"{_augment_text(args.augment, augment)}",
         file=stdout,
         flush=True,
     )
-    # An interrupt (KeyboardInterrupt) leaves here before anything is
-    # written: no search is scored unless it finished.
-    search_times = _fit_searches(searches, X_train, y_train, args, file=stderr)
-    models = []
-    for name, search in searches.items():
-        start = time.perf_counter()
-        y_pred = search.best_estimator_.predict(X_test)
-        predict_time = time.perf_counter() - start
-        models.append(
-            _report.ModelResult(
-                name=name,
-                title=MODELS[name].title,
-                linear=MODELS[name].linear,
-                search=search,
-                prefix=prefixes[name],
-                y_pred=y_pred,
-                test_accuracy=float(accuracy_score(y_test, y_pred)),
-                search_time=search_times[name],
-                predict_time=predict_time,
-            )
+    # The report folder is created when the first model is stored (or the
+    # report written): an interrupt or a failed fit before that leaves none.
+    finished, interrupted = _run_models(
+        searches, records, (X_train, y_train, X_test), args, out=out, stderr=stderr
+    )
+    models = [
+        _report.ModelResult(
+            name=name,
+            title=MODELS[name].title,
+            linear=MODELS[name].linear,
+            search=payload["search"],
+            prefix=prefixes[name],
+            y_pred=payload["y_pred"],
+            test_accuracy=float(accuracy_score(y_test, payload["y_pred"])),
+            search_time=payload["search_time"],
+            predict_time=payload["predict_time"],
         )
+        for name, payload in finished.items()
+    ]
+    if interrupted is not None and not finished:
+        raise KeyboardInterrupt  # nothing to report: one line, exit 130
     result = _report.RunResult(
         command="skcv " + shlex.join(argv),
         dataset={
@@ -464,18 +580,31 @@ def run(args, *, argv, stdout=None, stderr=None):
             "augmenter": augment,
             "augment_text": _augment_text(args.augment, augment),
             "grid_overrides": args.grid,
+            "search": args.search,
+            "search_strategy": strategy,
         },
         models=models,
+        missing=[name for name in args.models if name not in finished],
         X_test=X_test,
         y_test=y_test,
         target_names=data.target_names,
     )
     _make_out(out)
     summary = _report.write_report(result, out)
+    if interrupted is not None:
+        done = ", ".join(finished)
+        print(
+            f"skcv run: interrupted during {interrupted}; results of {done} written "
+            f"to {out} (marked incomplete); --resume continues from there",
+            file=stderr,
+            flush=True,
+        )
+        return 130
     print(_format_table(summary["table"]), file=stdout)
     for note in summary["notes"]:
         print(note, file=stdout)
     print(f"Report: {out / 'report.html'}", file=stdout, flush=True)
+    return 0
 
 
 def _check_fold_sizes(searches, prefixes, overrides, X, y):
@@ -546,8 +675,9 @@ def main(argv=None):
     -------
     status : int
         0 on success, 2 for bad arguments or data that cannot be loaded,
-        130 when interrupted (Ctrl-C), with one line on stderr and no score
-        of an interrupted fit written.
+        130 when interrupted by Ctrl-C, with one line on stderr; the
+        models finished by then are written, marked incomplete, and no score
+        of an interrupted fit is.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -556,15 +686,11 @@ def main(argv=None):
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code
     try:
-        run(args, argv=argv)
+        return run(args, argv=argv)
     except UsageError as exc:
         print(f"skcv {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
-        print(
-            f"skcv {args.command}: interrupted",
-            file=sys.stderr,
-        )
+        print(f"skcv {args.command}: interrupted", file=sys.stderr)
         return 130
-    return 0

@@ -247,22 +247,9 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
     def _votes(self, X):
         """(n_queries, n_classes) sum of the neighbours' vote weights."""
         distances, indices, _ = self._kneighbors(X, self.n_neighbors)
-        n_queries, n_classes = indices.shape[0], len(self.classes_)
-        weights = None
-        if self.weights == "distance":
-            with np.errstate(divide="ignore"):
-                weights = 1.0 / distances
-            exact = np.isinf(weights)
-            has_exact = exact.any(axis=1)
-            weights[has_exact] = exact[has_exact]
-            weights = weights.ravel()
-        # One bincount over (query, class) cells: row i's classes are offset
-        # by i * n_classes.
-        cells = self._y[indices] + n_classes * np.arange(n_queries)[:, np.newaxis]
-        votes = np.bincount(
-            cells.ravel(), weights=weights, minlength=n_queries * n_classes
+        return _vote_counts(
+            distances, indices, self._y, len(self.classes_), self.weights
         )
-        return votes.reshape(n_queries, n_classes).astype(np.float64, copy=False)
 
     def _kneighbors(self, X, n_neighbors):
         """Validate the queries; return float64 distances, indices, queries."""
@@ -301,6 +288,32 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
                 exclude_self=from_train,
             )
         return distances, indices, queries
+
+
+def _vote_counts(distances, indices, y_idx, n_classes, weights):
+    """(n_queries, n_classes) sum of the vote weights of the given neighbours.
+
+    ``distances`` and ``indices`` are the neighbour lists of the queries,
+    nearest first; ``y_idx`` the class index of every training row. A search
+    for the largest k gives the votes of every smaller k from its first
+    columns.
+    """
+    n_queries = indices.shape[0]
+    vote_weights = None
+    if weights == "distance":
+        with np.errstate(divide="ignore"):
+            vote_weights = 1.0 / distances
+        exact = np.isinf(vote_weights)
+        has_exact = exact.any(axis=1)
+        vote_weights[has_exact] = exact[has_exact]
+        vote_weights = vote_weights.ravel()
+    # One bincount over (query, class) cells: row i's classes are offset
+    # by i * n_classes.
+    cells = y_idx[indices] + n_classes * np.arange(n_queries)[:, np.newaxis]
+    votes = np.bincount(
+        cells.ravel(), weights=vote_weights, minlength=n_queries * n_classes
+    )
+    return votes.reshape(n_queries, n_classes).astype(np.float64, copy=False)
 
 
 def _check_magnitude(X, metric):

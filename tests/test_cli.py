@@ -71,11 +71,12 @@ def test_run_succeeds_and_prints_the_table(digits_run):
     assert "Traceback" not in digits_run["stderr"]
 
 
-def test_progress_bar_counts_every_fit_and_refit(digits_run):
-    # knn 2 points, linear 2 x 2 points each, all with augmentation off/on,
-    # 3 folds, plus one refit per model.
-    total = (2 + 4 + 4) * 2 * 3 + 3
-    assert f"{total}/{total}" in digits_run["stderr"]
+def test_progress_bar_shows_each_stage_and_ends_at_its_total(digits_run):
+    stderr = digits_run["stderr"]
+    for stage in ("knn: neighbours", "softmax: grid", "hinge: grid"):
+        assert f"{stage}:" in stderr
+    assert "hinge: grid: 100%" in stderr
+    assert "Warning" not in stderr  # e.g. tqdm's, for a count beyond the total
 
 
 def test_results_json_holds_every_score(digits_run):
@@ -395,9 +396,156 @@ def test_scheduler_local_runs_the_search_on_dask_with_equal_scores(tmp_path):
         }
     assert results["settings"]["scheduler"] == "local"
     # The progress bar, fed from the parent process, still counted every fit.
-    done, total = re.findall(r"\| (\d+)/(\d+) \[", stderr)[-1]
-    assert done == total
+    assert re.findall(r"(\d+)%\|", stderr)[-1] == "100"
     assert scores["dask"] == scores["serial"]
+
+
+RESUME_ARGS = ["run", "--models", "knn,softmax", "--cv", "2", "--augment", "none",
+               "--grid", "knn.n_neighbors=1,3", "--grid", "softmax.alpha=1e-4",
+               "--grid", "softmax.learning_rate_scale=1", "--no-progress"]  # fmt: skip
+
+
+@pytest.fixture
+def tiny_npz(tmp_path):
+    digits = load_digits()
+    X = (digits.images[:300] * 15).astype(np.uint8)
+    np.savez(tmp_path / "tiny.npz", X=X, y=digits.target[:300])
+    return str(tmp_path / "tiny.npz")
+
+
+def _spy_fits(monkeypatch, interrupt=None):
+    """Record the model of every search fitted; raise Ctrl-C for ``interrupt``."""
+    import skcv.cli
+
+    fitted = []
+    fit_model = skcv.cli._fit_model
+
+    def spy(search, *args):
+        name = "knn" if "nearestneighbor" in str(search.param_grid) else "softmax"
+        fitted.append(name)
+        if name == interrupt:
+            raise KeyboardInterrupt
+        return fit_model(search, *args)
+
+    monkeypatch.setattr(skcv.cli, "_fit_model", spy)
+    return fitted
+
+
+def _interrupted_run(tiny_npz, out, monkeypatch):
+    fitted = _spy_fits(monkeypatch, interrupt="softmax")
+    status, stdout, stderr = _run([*RESUME_ARGS, "--dataset", tiny_npz, "--out", out])
+    monkeypatch.undo()
+    return status, stdout, stderr, fitted
+
+
+def test_interrupted_run_writes_the_finished_models_marked_incomplete(
+    tiny_npz, tmp_path, monkeypatch
+):
+    out = tmp_path / "report"
+    status, stdout, stderr, fitted = _interrupted_run(tiny_npz, str(out), monkeypatch)
+    assert status == 130
+    assert fitted == ["knn", "softmax"]
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith("skcv run: interrupted during softmax; results of knn")
+    assert "--resume" in line
+    results = json.loads((out / "results.json").read_text())
+    assert results["complete"] is False
+    assert results["missing_models"] == ["softmax"]
+    assert list(results["models"]) == ["knn"]
+    assert len(results["models"]["knn"]["cv_results"]) == 4  # 2 k x 2 metrics
+    page = (out / "report.html").read_text()
+    assert "(incomplete)</h1>" in page
+    assert "interrupted before softmax finished" in page
+    assert "model " not in stdout  # no table for an interrupted run
+
+
+def test_resume_reuses_finished_models_without_fitting_them(
+    tiny_npz, tmp_path, monkeypatch
+):
+    out = str(tmp_path / "report")
+    _interrupted_run(tiny_npz, out, monkeypatch)
+    before = json.loads((tmp_path / "report" / "results.json").read_text())
+    fitted = _spy_fits(monkeypatch)
+    status, _, stderr = _run([*RESUME_ARGS, "--dataset", tiny_npz, "--out", out,
+                              "--resume"])  # fmt: skip
+    assert status == 0, stderr
+    assert fitted == ["softmax"]
+    assert stderr.strip() == f"knn: reusing the finished search in {out}"
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert results["complete"] is True
+    assert list(results["models"]) == ["knn", "softmax"]
+    assert (
+        results["models"]["knn"]["cv_results"] == before["models"]["knn"]["cv_results"]
+    )
+    assert results["models"]["knn"]["timings"] == before["models"]["knn"]["timings"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (["--cv", "3"], "knn: the stored results in {} are for other settings"),
+        (["--grid", "knn.metric=l1"], "knn: the stored results in {} are for another"),
+        (["--max-train", "200"], "knn: the stored results in {} are for another data"),
+        ("damage", "knn: the stored file {}/knn.joblib is missing or incomplete"),
+        ("version", "knn: the stored results in {} are for another skcv or"),
+    ],
+    ids=["settings", "grid", "data", "damaged", "version"],
+)  # fmt: skip
+def test_resume_recomputes_what_does_not_match_saying_why(
+    tiny_npz, tmp_path, monkeypatch, change, message
+):
+    out = str(tmp_path / "report")
+    _interrupted_run(tiny_npz, out, monkeypatch)
+    models = tmp_path / "report" / "models"
+    if change == "damage":
+        data = (models / "knn.joblib").read_bytes()
+        (models / "knn.joblib").write_bytes(data[: len(data) // 2])
+        change = []
+    fitted = _spy_fits(monkeypatch)
+    if change == "version":
+        monkeypatch.setattr("skcv._state.__version__", "0.0.0-other")
+        change = []
+    status, _, stderr = _run([*RESUME_ARGS, "--dataset", tiny_npz, "--out", out,
+                              "--resume", *change])  # fmt: skip
+    assert status == 0, stderr
+    assert fitted == ["knn", "softmax"]
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith(message.format(models)), line
+    assert line.endswith("; recomputing")
+
+
+def test_without_resume_nothing_is_reused(tiny_npz, tmp_path, monkeypatch):
+    out = str(tmp_path / "report")
+    _interrupted_run(tiny_npz, out, monkeypatch)
+    fitted = _spy_fits(monkeypatch)
+    status, _, stderr = _run([*RESUME_ARGS, "--dataset", tiny_npz, "--out", out])
+    assert (status, stderr) == (0, "")
+    assert fitted == ["knn", "softmax"]
+
+
+def test_halving_search_reports_each_level(tiny_npz, tmp_path):
+    out = tmp_path / "report"
+    status, stdout, stderr = _run(
+        ["run", "--dataset", tiny_npz, "--search", "halving", "--cv", "2",
+         "--out", str(out), *TINY_GRID]
+    )  # fmt: skip
+    assert status == 0, stderr
+    assert "(halving search)" in stdout
+    assert "softmax: halving 1/2 on" in stderr
+    assert "Warning" not in stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["search_strategy"] == "halving"
+    softmax = results["models"]["softmax"]
+    assert softmax["search"] == "StagedHalvingGridSearchCV"
+    levels = [(p["iter"], p["n_resources"]) for p in softmax["cv_results"]]
+    assert levels == sorted(levels)
+    assert levels[0][1] < levels[-1][1]
+    # Augmentation was tried for the best point of the last level only.
+    on = [p for p in softmax["cv_results"] if p["params"]["augmenter"] is not None]
+    assert [(p["iter"], p["n_resources"]) for p in on] == [levels[-1]]
+    knn = results["models"]["knn"]
+    assert knn["search"] == "NeighborsSearchCV"
+    assert sorted(p["file"] for p in results["plots"]) == sorted(PNG_FILES)
 
 
 def test_run_net_draws_first_layer_weights_and_learning_curves(tmp_path):
