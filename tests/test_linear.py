@@ -10,7 +10,7 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
-import skcv._sgd
+import skcv._loop
 from skcv import HingeLinear, SoftmaxLinear
 
 # Default fits on these small data sets stop at max_iter; the tests that are
@@ -284,7 +284,7 @@ def test_keyboard_interrupt_keeps_the_last_finished_epoch(make, monkeypatch):
     X, y = _blobs()
     batches_per_epoch = 3
     clf = make(random_state=0, batch_size=100, max_iter=10)
-    step = skcv._sgd._batch_step
+    step = skcv._loop._batch_step
     calls = []
 
     def interrupted_step(*args, **kwargs):
@@ -293,7 +293,7 @@ def test_keyboard_interrupt_keeps_the_last_finished_epoch(make, monkeypatch):
             raise KeyboardInterrupt
         return step(*args, **kwargs)
 
-    monkeypatch.setattr(skcv._sgd, "_batch_step", interrupted_step)
+    monkeypatch.setattr(skcv._loop, "_batch_step", interrupted_step)
     # passed on, never a warning and a fit that looks finished
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -318,7 +318,7 @@ def test_keyboard_interrupt_in_partial_fit_is_passed_on(monkeypatch):
         X, y, classes=[0, 1, 2]
     )
     before = clf.coef_.copy(), clf.intercept_.copy(), clf.t_
-    step = skcv._sgd._batch_step
+    step = skcv._loop._batch_step
     calls = []
 
     def interrupted_step(*args, **kwargs):
@@ -327,7 +327,7 @@ def test_keyboard_interrupt_in_partial_fit_is_passed_on(monkeypatch):
             raise KeyboardInterrupt
         return step(*args, **kwargs)
 
-    monkeypatch.setattr(skcv._sgd, "_batch_step", interrupted_step)
+    monkeypatch.setattr(skcv._loop, "_batch_step", interrupted_step)
     with pytest.raises(KeyboardInterrupt):
         clf.partial_fit(X, y)
     monkeypatch.undo()
@@ -339,7 +339,8 @@ def test_keyboard_interrupt_in_partial_fit_is_passed_on(monkeypatch):
     uninterrupted.partial_fit(X, y, classes=[0, 1, 2])
     state = clf._sgd_state
     np.testing.assert_array_equal(
-        state.velocity_coef, uninterrupted._sgd_state.velocity_coef
+        state.optimizer.velocities[0],
+        uninterrupted._sgd_state.optimizer.velocities[0],
     )
 
 
