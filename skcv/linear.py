@@ -501,6 +501,26 @@ class _Linear(_Trainable):
         if not self.l1:
             return
         coef, scratch = self.params[0], self.scratch
+        if isinstance(optimizer, _AdamOptimizer):
+            # Adam's step on a weight is lr / sqrt(v) times its gradient (with
+            # v bias-corrected): the threshold is scaled alike, per weight.
+            # The constant one would let its steps of about lr shake the
+            # zeroed weights for ever.
+            t = optimizer.t
+            v = optimizer.vs[0]
+            thr = np.sqrt(v, out=scratch)
+            thr += self.dtype.type(optimizer.epsilon)
+            np.divide(
+                self.dtype.type(
+                    optimizer.learning_rate * np.sqrt(1 - optimizer.beta_2**t)
+                )
+                * self.l1,
+                thr,
+                out=thr,
+            )
+            np.clip(coef, -thr, thr, out=thr)
+            coef -= thr
+            return
         sgd = isinstance(optimizer, _SGDOptimizer)
         momentum = optimizer.momentum if sgd else 0.0
         scale = 1 + momentum if sgd and optimizer.nesterov else 1

@@ -446,3 +446,57 @@ def test_messages_show_labels_as_plain_values_and_end_sentences(capsys):
     lines = capsys.readouterr().out.splitlines()
     setting = [line for line in lines if "Setting learning rate" in line]
     assert setting and all(line.endswith("0.006000.") for line in setting)
+
+
+@parametrize_estimators
+def test_adam_solver_trains_with_the_shared_optimizer(make):
+    from skcv._optim import _AdamOptimizer
+
+    X, y = _blobs(k=4)
+    params = {"solver": "adam", "random_state": 0, "max_iter": 50, "tol": 1e-4}
+    # "auto" is MLPClassifier's Adam step, whatever the data
+    auto = make(**{**params, "max_iter": 1, "learning_rate_scale": 2.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        auto.fit(X, y)
+    assert auto.learning_rate_init_ == pytest.approx(2e-3)
+    params["learning_rate_init"] = 0.05
+    clf = make(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert isinstance(clf._sgd_state.optimizer, _AdamOptimizer)
+    assert clf.loss_curve_[-1] < 0.5 * clf.loss_curve_[0]
+    assert clf.score(X, y) > 0.9
+    # bit-identical refits, and partial_fit goes on with Adam's moments
+    again = make(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        again.fit(X, y)
+    np.testing.assert_array_equal(clf.coef_, again.coef_)
+    steps = clf._sgd_state.optimizer.t
+    clf.partial_fit(X, y)
+    assert clf._sgd_state.optimizer.t > steps
+
+
+def test_adam_l1_gives_exact_zeros():
+    X, y = _blobs(d=20)
+    X[:, 5:] = np.random.default_rng(0).normal(size=(len(X), 15))
+    clf = SoftmaxLinear(
+        solver="adam",
+        learning_rate_init=0.01,
+        penalty="l1",
+        alpha=0.05,
+        average=False,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert (clf.coef_[:, 5:] == 0).mean() > 0.5
+
+
+def test_unknown_solver_is_rejected():
+    X, y = _blobs()
+    with pytest.raises(ValueError, match="solver"):
+        SoftmaxLinear(solver="lbfgs").fit(X, y)
