@@ -1,13 +1,15 @@
-"""A model-agnostic minibatch training loop (NeuralNet) and the stopping rule.
+"""The minibatch training loop of every model, and the stopping rule.
 
 :func:`_fit_loop` trains any model that offers the small interface of
 :class:`_Trainable` (its parameter arrays, the loss and gradients of a batch,
-its penalty and its accuracy), with any update rule of ``skcv._optim``.
-Schedules, early stopping on a validation split, keeping the best weights,
-divergence and interruption handling, and the loss history live here and
-nowhere else. What survives from one call to the next (the optimizer with its
-velocities and learning rate, samples seen, loss curve, stopping counters)
-lives in a :class:`_SGDState` that the estimator keeps.
+its penalty and its accuracy), with any update rule of ``skcv._optim``: the
+linear classifiers of ``skcv.linear`` and the network of
+``skcv.neural_network``. Schedules, iterate averaging, early stopping on a
+validation split, keeping the best weights, divergence and interruption
+handling, and the loss history live here and nowhere else. What survives
+from one call to the next (the optimizer with its velocities and learning
+rate, samples seen, loss curve, stopping counters, the average) lives in a
+:class:`_SGDState` that the estimator keeps.
 
 Speed: X is never copied per epoch. One permutation of the row indices is
 drawn per epoch and each batch is gathered with ``np.take(..., out=buffer)``
@@ -81,6 +83,14 @@ class _Trainable:
     def after_update(self, optimizer):
         """Hook after each update (a proximal step of a non-smooth penalty)."""
 
+    def first_moments(self, optimizer):
+        """The optimizer's state arrays that move like the parameters.
+
+        One per parameter (or None): a model that changes its coordinates
+        (``skcv.linear`` centres the features) moves them alike.
+        """
+        return [None] * len(self.params)
+
     def penalty(self):
         """The penalty ``R`` at the current parameters."""
         return 0.0
@@ -120,11 +130,18 @@ class _SGDConfig:
     validation_fraction: float
     shuffle: bool
     verbose: int
+    # Averaged SGD: from ``t`` = ``average`` samples seen on (0: never), the
+    # model published is the running mean of the iterates.
+    average: int = 0
+    # "adaptive" stops once the learning rate falls to this.
+    min_learning_rate: float = 1e-6
 
     @classmethod
-    def from_params(cls, params):
+    def from_params(cls, params, **overrides):
         """The fields of ``params`` (an estimator's ``get_params()``)."""
-        return cls(**{name: params[name] for name in cls.__dataclass_fields__})
+        params = {**params, **overrides}
+        names = cls.__dataclass_fields__
+        return cls(**{name: params[name] for name in names if name in params})
 
 
 @dataclass
@@ -143,6 +160,15 @@ class _SGDState:
     train_scores: list | None = None
     best_validation_score: float | None = None
     no_improvement_count: int = 0
+    # With averaging: the running mean of the iterates (one array per
+    # parameter), over ``n_averaged`` iterates.
+    average: list | None = None
+    n_averaged: int = 0
+    # With averaging, the iterate itself, when the model keeps it here.
+    iterate: list | None = None
+    # The arrays to publish after a call when they are not the parameters:
+    # the average, or the best weights of early stopping with averaging.
+    published: list | None = None
 
 
 class _Batches:
@@ -152,6 +178,7 @@ class _Batches:
         self.X = np.empty((batch_size, n_features), dtype) if gather else None
         self.y = np.empty(batch_size, np.intp) if gather else None
         self.weight = np.empty(batch_size, dtype)
+        self.scratch = []
 
 
 def _batch_step(model, X, y, coef, optimizer):
@@ -162,10 +189,20 @@ def _batch_step(model, X, y, coef, optimizer):
     return loss
 
 
-def _run_epoch(model, X, y, weight, optimizer, batches, rng, batch_size, shuffle):
+def _accumulate_average(average, params, n_averaged, scratch):
+    """Fold the current iterate into the running mean of the iterates."""
+    for avg, param, buffer in zip(average, params, scratch):
+        frac = param.dtype.type(1 / n_averaged)
+        np.subtract(param, avg, out=buffer)
+        buffer *= frac
+        avg += buffer
+
+
+def _run_epoch(model, X, y, weight, state, config, batches, rng, batch_size):
     """One pass over the data; returns the mean (weighted) data loss."""
     n_samples = X.shape[0]
-    order = rng.permutation(n_samples) if shuffle else None
+    optimizer = state.optimizer
+    order = rng.permutation(n_samples) if config.shuffle else None
     total = 0.0
     one = model.dtype.type(1)
     for start in range(0, n_samples, batch_size):
@@ -191,6 +228,11 @@ def _run_epoch(model, X, y, weight, optimizer, batches, rng, batch_size, shuffle
             coef_m = np.multiply(batch_weight, 1 / m, out=batches.weight[:m])
         loss = _batch_step(model, Xb, yb, coef_m, optimizer)
         total += loss * m
+        if config.average and state.t + stop >= config.average:
+            state.n_averaged += 1
+            _accumulate_average(
+                state.average, model.params, state.n_averaged, batches.scratch
+            )
     return total / n_samples
 
 
@@ -259,15 +301,37 @@ def _record_loss(progress, loss, tol):
 def _update_stopping(state, model, config, validation, best, train_sample):
     """Record the epoch for the stopping rule; keep the best weights."""
     if validation is not None:
-        score = model.score(*validation)
-        state.validation_scores.append(score)
-        state.train_scores.append(model.score(*train_sample))
-        if config.verbose:
-            print(f"Validation score: {score:f}")
-        if _record_score(state, score, config.tol):
-            _restore(best, _saved_arrays(model))
+        with _model_weights(model, state):
+            score = model.score(*validation)
+            state.validation_scores.append(score)
+            state.train_scores.append(model.score(*train_sample))
+            if config.verbose:
+                print(f"Validation score: {score:f}")
+            if _record_score(state, score, config.tol):
+                _restore(best, _saved_arrays(model))
     else:
         _record_loss(state, state.loss_curve[-1], config.tol)
+
+
+class _model_weights:
+    """Within the block, the model's parameters are the published weights.
+
+    With averaging, those are the average of the iterates: the block puts it
+    in place of the iterate and the iterate back at the end.
+    """
+
+    def __init__(self, model, state):
+        self.model, self.state = model, state
+
+    def __enter__(self):
+        self.saved = None
+        if self.state.n_averaged:
+            self.saved = [p.copy() for p in self.model.params]
+            _restore(self.model.params, self.state.average)
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            _restore(self.model.params, self.saved)
 
 
 def _saved_arrays(model):
@@ -377,16 +441,21 @@ def _fit_loop_unlimited(model, X, y, sample_weight, *, state, config, rng, incre
     validation, best = None, None
     early_stopping = config.early_stopping and not incremental
     state.n_iter = 0
+    state.published = None
     if not incremental:
         state.no_improvement_count = 0
         state.best_loss = np.inf
         state.validation_scores = [] if early_stopping else None
         state.train_scores = [] if early_stopping else None
         state.best_validation_score = -np.inf if early_stopping else None
+    if config.average and state.average is None:
+        state.average = [p.copy() for p in model.params]
+        state.n_averaged = 0
     train_sample = None
     if early_stopping:
         X, y, weight, validation = _split_validation(X, y, weight, config, rng)
-        best = [a.copy() for a in _saved_arrays(model)]
+        with _model_weights(model, state):
+            best = [a.copy() for a in _saved_arrays(model)]
         # Training accuracy beside the validation accuracy, on as many
         # training rows (evenly spaced) as there are validation rows: a
         # learning curve that costs a small share of an epoch.
@@ -400,36 +469,34 @@ def _fit_loop_unlimited(model, X, y, sample_weight, *, state, config, rng, incre
     n_samples = X.shape[0]
     batch_size = _batch_size(config, n_samples)
     batches = _Batches(batch_size, X.shape[1], model.dtype, gather=config.shuffle)
+    if config.average:
+        batches.scratch = [np.empty_like(p) for p in model.params]
     model.start(batch_size, rng)
     optimizer = state.optimizer
-    # Parameters and optimizer state of the last finished epoch: what
-    # divergence and interruption fall back to.
+    # Parameters, averages and optimizer state of the last finished epoch:
+    # what divergence and interruption fall back to.
     arrays = [*_saved_arrays(model), *optimizer.state_arrays()]
+    if config.average:
+        arrays += state.average
     last = [a.copy() for a in arrays]
-    last_lr = optimizer.learning_rate
+    last_lr, last_n_averaged = optimizer.learning_rate, state.n_averaged
     max_epochs = 1 if incremental else config.max_iter
-    stopped = False
+    stopped = diverged = False
     try:
         # Overflow is detected below, once per epoch, and reported as a
         # clear error; NumPy's warnings on the way there would only add noise.
         with np.errstate(over="ignore", invalid="ignore"):
             for _ in range(max_epochs):
                 data_loss = _run_epoch(
-                    model,
-                    X,
-                    y,
-                    weight,
-                    optimizer,
-                    batches,
-                    rng,
-                    batch_size,
-                    config.shuffle,
+                    model, X, y, weight, state, config, batches, rng, batch_size
                 )
                 objective = data_loss + model.penalty()
                 what = _divergence(objective, model, state)
                 if what is not None:
                     _restore(arrays, last)
                     optimizer.learning_rate = last_lr
+                    state.n_averaged = last_n_averaged
+                    diverged = True
                     epoch = len(state.loss_curve) + 1
                     raise ValueError(
                         f"SGD diverged in epoch {epoch}: {what}. The weights of "
@@ -438,6 +505,7 @@ def _fit_loop_unlimited(model, X, y, sample_weight, *, state, config, rng, incre
                         "(e.g. with StandardScaler)."
                     )
                 _restore(last, arrays)
+                last_n_averaged = state.n_averaged
                 state.n_iter += 1
                 state.t += n_samples
                 state.loss_curve.append(objective)
@@ -459,7 +527,7 @@ def _fit_loop_unlimited(model, X, y, sample_weight, *, state, config, rng, incre
                     )
                     if (
                         config.learning_rate != "adaptive"
-                        or optimizer.learning_rate <= 1e-6
+                        or optimizer.learning_rate <= config.min_learning_rate
                     ):
                         if config.verbose:
                             print(msg + " Stopping.")
@@ -479,7 +547,20 @@ def _fit_loop_unlimited(model, X, y, sample_weight, *, state, config, rng, incre
         # on (partial_fit's caller, likewise, must stop its own loop).
         _restore(arrays, last)
         optimizer.learning_rate = last_lr
+        state.n_averaged = last_n_averaged
         raise
+    finally:
+        # On every way out (divergence and interruption included): the best
+        # weights of early stopping, else the average of the iterates, else
+        # the parameters themselves.
+        kept_best = early_stopping and state.validation_scores and not diverged
+        if config.average:
+            if kept_best:
+                state.published = best
+            elif state.n_averaged:
+                state.published = [*state.average, *model.state_arrays()]
+        elif kept_best:
+            _restore(_saved_arrays(model), best)
     if not incremental and not stopped:
         warnings.warn(
             f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) "
@@ -487,5 +568,3 @@ def _fit_loop_unlimited(model, X, y, sample_weight, *, state, config, rng, incre
             ConvergenceWarning,
             stacklevel=7,
         )
-    if early_stopping and state.validation_scores:
-        _restore(_saved_arrays(model), best)

@@ -2,18 +2,25 @@
 
 ``fit`` and ``partial_fit`` validate the data and the classes, start or
 continue the model, and hand it to :func:`skcv._loop._fit_loop`; prediction
-goes through the subclass's scores. A subclass (``skcv.neural_network``)
-supplies the model through a few hooks:
+goes through the subclass's scores. A subclass (``skcv.linear``,
+``skcv.neural_network``) supplies the model through a few hooks:
 
 ``_initialise(X, sample_weight)``
     Fresh parameters and ``self._sgd_state`` (the first ``fit`` or
     ``partial_fit``).
 ``_new_state()``
     A fresh optimizer for the current parameters (``warm_start``).
+``_prepare_fit(X, sample_weight)``
+    Settings a new fit takes from its data (``fit``, and the first
+    ``partial_fit``), before the above; optional.
 ``_check_warm_start(X)``
     Raise if the previous fit cannot be continued on X.
-``_trainable(dtype)`` and ``_publish(model)``
-    The ``_Trainable`` over the fitted attributes, and the attributes back.
+``_trainable(X, sample_weight)`` and ``_publish(model)``
+    The ``_Trainable`` over the fitted attributes for training on X, and the
+    attributes back (also when training fails).
+``_loop_config()``
+    The loop's ``_SGDConfig``; by default from the parameters of the same
+    names.
 ``_training_dtype()``
     The dtype the fitted model trains in.
 ``_raw_scores(X)``
@@ -57,7 +64,7 @@ class _MinibatchClassifier(ClassifierMixin, BaseEstimator):
 
     def _train(self, X, y_idx, sample_weight, *, incremental):
         """Run the training loop and publish the attributes."""
-        model = self._trainable(X.dtype)
+        model = self._trainable(X, sample_weight)
         state = self._sgd_state
         try:
             _fit_loop(
@@ -66,7 +73,7 @@ class _MinibatchClassifier(ClassifierMixin, BaseEstimator):
                 y_idx,
                 sample_weight,
                 state=state,
-                config=_SGDConfig.from_params(self.get_params()),
+                config=self._loop_config(),
                 rng=self._random_state,
                 incremental=incremental,
             )
@@ -81,6 +88,12 @@ class _MinibatchClassifier(ClassifierMixin, BaseEstimator):
             self.train_scores_ = state.train_scores
             self.best_validation_score_ = state.best_validation_score
         return self
+
+    def _loop_config(self):
+        return _SGDConfig.from_params(self.get_params())
+
+    def _prepare_fit(self, X, sample_weight):
+        """Settings a new fit takes from its data; none by default."""
 
     def _check_fit_data(self, X, y, sample_weight):
         """Validate the data of ``fit``; set ``classes_`` once all checks pass."""
@@ -135,6 +148,7 @@ class _MinibatchClassifier(ClassifierMixin, BaseEstimator):
         with _unchanged_on_error(self):
             X, y_idx, sample_weight, warm = self._check_fit_data(X, y, sample_weight)
         self._random_state = check_random_state(self.random_state)
+        self._prepare_fit(X, sample_weight)
         if warm:
             # A new fit starts with a fresh optimizer at learning_rate_init, as
             # MLPClassifier does; samples seen and the loss curve carry on.
@@ -204,6 +218,7 @@ class _MinibatchClassifier(ClassifierMixin, BaseEstimator):
         y_idx = np.searchsorted(self.classes_, y)
         if first:
             self._random_state = check_random_state(self.random_state)
+            self._prepare_fit(X, sample_weight)
             self._initialise(X, sample_weight)
         else:
             # Later calls train in the dtype of the first.

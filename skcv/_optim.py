@@ -13,6 +13,9 @@ The step size lives in ``learning_rate``, which the training loop of
 :class:`sklearn.neural_network.MLPClassifier` (SGD with momentum or
 Nesterov's momentum, Adam) plus RMSProp.
 
+The automatic step size of the linear models, :func:`_auto_learning_rate`,
+lives here too.
+
 The element-wise rules run as one compiled pass per array: the optimizer
 step is otherwise a string of NumPy operations, each reading and writing
 every parameter, which costs as much as the network's own products.
@@ -69,8 +72,11 @@ class _SGDOptimizer(_Optimizer):
             v *= momentum
             v -= g
             if self.nesterov:
-                # p += momentum * v - lr * g, in one pass.
-                _axpy_minus(p.reshape(-1), v.reshape(-1), g.reshape(-1), momentum)
+                # p += momentum * v - lr * g, in one pass, rounded as
+                # (p - lr * g) + momentum * v in the parameters' dtype.
+                _axpy_minus(
+                    p.reshape(-1), v.reshape(-1), g.reshape(-1), p.dtype.type(momentum)
+                )
             else:
                 p += v
 
@@ -88,7 +94,7 @@ def _add_scaled(g, p, c):
 @njit(cache=True, nogil=True)
 def _axpy_minus(p, v, g, a):
     for i in range(p.shape[0]):
-        p[i] += a * v[i] - g[i]
+        p[i] = (p[i] - g[i]) + a * v[i]
 
 
 class _RMSPropOptimizer(_Optimizer):
@@ -212,3 +218,84 @@ _SOLVERS = {
     "rmsprop": _RMSPropOptimizer,
     "adam": _AdamOptimizer,
 }
+
+
+def _top_eigenvalue(
+    X, offset, sample_weight=None, *, n_rows=2048, max_iter=100, rtol=1e-4
+):
+    """Largest eigenvalue of ``Z.T @ diag(w) @ Z / sum(w)``, Z = ``[X - offset, 1]``.
+
+    With ``offset=None``, Z is X itself (no intercept); ``w`` are the sample
+    weights (1 by default). Power iteration on at most ``n_rows`` rows taken
+    at a fixed stride, from a fixed random start: deterministic, and a few
+    milliseconds.
+    """
+    # At most 2**24 numbers (128 MiB) for very wide images, and 64 rows.
+    n_rows = min(n_rows, max(64, 2**24 // max(1, X.shape[1])))
+    stride = max(1, -(-X.shape[0] // n_rows))
+    Z = np.array(X[::stride], dtype=np.float64)
+    w8 = None
+    if sample_weight is not None:
+        w8 = np.asarray(sample_weight[::stride], dtype=np.float64)
+        w8 = w8 / w8.sum() if w8.sum() > 0 else None
+    if offset is not None:
+        Z -= offset
+        Z = np.hstack([Z, np.ones((Z.shape[0], 1))])
+    v = np.random.default_rng(0).standard_normal(Z.shape[1])
+    v /= np.linalg.norm(v)
+    value = 0.0
+    for _ in range(max_iter):
+        u = Z @ v
+        if w8 is None:
+            u /= Z.shape[0]
+        else:
+            u *= w8
+        w = Z.T @ u
+        new = float(np.linalg.norm(w))
+        if new == 0.0:
+            return 0.0
+        v = w / new
+        done = abs(new - value) <= rtol * new
+        value = new
+        if done:
+            break
+    return value
+
+
+def _auto_learning_rate(X, offset, sample_weight=None, *, curvature, alpha, batch_size):
+    """The step size of ``learning_rate_init="auto"``: ``1 / L``.
+
+    ``L`` bounds the curvature that a step on a minibatch of ``batch_size``
+    samples sees (Gower et al., 2019, "SGD: general analysis and improved
+    rates"): the largest eigenvalue of the second-moment matrix of the rows
+    as the loop sees them (``X - offset``, plus a column of ones for the
+    intercept when ``offset`` is given), which is the curvature of the full
+    objective, plus the mean squared row norm times ``(n - m) / (m (n -
+    1))`` for batches of m out of n samples, the share of a single batch's
+    noise (none for the full batch); times ``curvature``, the loss's own
+    second derivative in the scores; plus ``alpha``. The mean squared norm
+    stands in for the maximum that SAG uses, which a single outlier row
+    (e.g. standardised pixels that are almost always 0) can blow up a
+    thousandfold. With heavy-ball momentum ``mu``, steps up to ``2 (1 + mu)
+    / L`` are stable on a quadratic. Means are weighted by ``sample_weight``
+    and ``offset`` must be the (weighted) mean of the rows, or None.
+    """
+    n_samples = X.shape[0]
+    m = min(batch_size, n_samples)
+    if sample_weight is None:
+        # BLAS's dot product: no float64 copy of X; its rounding is far below
+        # what a step size needs.
+        sq_norm = float(np.vdot(X, X)) / n_samples
+    else:
+        row_norms = np.einsum("ij,ij->i", X, X)
+        sq_norm = float(np.average(row_norms, weights=sample_weight))
+    if offset is not None:
+        # mean ||x - offset||^2 for the mean as offset, plus the ones column
+        sq_norm += 1.0 - float(np.dot(offset, offset))
+        sq_norm = max(sq_norm, 1.0)
+    noise = sq_norm * (n_samples - m) / (m * (n_samples - 1)) if n_samples > 1 else 0
+    L = curvature * (_top_eigenvalue(X, offset, sample_weight) + noise) + alpha
+    if not (np.isfinite(L) and L > 0):
+        # All-zero data without intercept and without penalty: no curvature.
+        return 1.0
+    return 1.0 / L

@@ -3,26 +3,19 @@
 Both score a sample ``x`` for class ``k`` as ``s_k = coef_[k] @ x +
 intercept_[k]`` (one template per class) and predict the class of the
 highest score. They differ only in the loss of ``skcv.losses`` that the
-shared training loop of ``skcv._sgd`` minimises.
+training loop of ``skcv._loop``, shared with ``skcv.neural_network``,
+minimises.
 """
 
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.special import log_softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.extmath import softmax
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
 
-from ._sgd import _auto_learning_rate, _fit_sgd, _SGDConfig, _SGDState
-from ._validation import _check_labels, _keeps_state_on_error, _unchanged_on_error
-from .losses import _KERNELS
+from ._loop import _SGDConfig, _SGDState, _Trainable
+from ._minibatch import _MinibatchClassifier
+from ._optim import _AdamOptimizer, _auto_learning_rate, _make_optimizer, _SGDOptimizer
+from .losses import _KERNELS, _loss_and_grad, _penalty_split
 
 __all__ = ["HingeLinear", "SoftmaxLinear"]
 
@@ -41,6 +34,12 @@ _SGD_PARAMETERS_DOC = """\
     batch_size : int or "auto", default=256
         Samples per minibatch; "auto" means ``min(200, n_samples)``. Clipped
         to the number of samples.
+    solver : {"sgd", "adam"}, default="sgd"
+        Update rule: SGD with ``momentum``, or Adam (as in
+        :class:`~sklearn.neural_network.MLPClassifier`, with ``beta_1=0.9``,
+        ``beta_2=0.999``, ``epsilon=1e-8``; ``momentum`` and
+        ``nesterovs_momentum`` are then unused). Both train through the same
+        loop as :class:`~skcv.NeuralNet`.
     learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
         Step size schedule. "constant" keeps ``learning_rate_init``;
         "invscaling" uses ``learning_rate_init / (t_ + 1) ** power_t`` after
@@ -55,7 +54,8 @@ _SGD_PARAMETERS_DOC = """\
         second-moment matrix, plus a minibatch noise term, times the loss's
         curvature, plus ``alpha``); see :ref:`optimization`. It makes the
         defaults work whatever the scale of the features. The value used is
-        ``learning_rate_init_``.
+        ``learning_rate_init_``. With ``solver="adam"``, whose steps do not
+        scale with the gradient, "auto" means 0.001.
     learning_rate_scale : float, default=1.0
         Factor on the automatic step; only used with
         ``learning_rate_init="auto"``. Grid-search it (e.g. 0.3, 1, 3) to
@@ -125,6 +125,9 @@ _SGD_ATTRIBUTES_DOC = """\
     validation_scores_ : list of float or None
         Validation accuracy after each epoch with ``early_stopping``, else
         None.
+    train_scores_ : list of float or None
+        With ``early_stopping``, the accuracy after each epoch on a sample of
+        the training part as large as the validation set; else None.
     best_validation_score_ : float or None
         Best of ``validation_scores_``, the epoch whose weights were kept;
         None without ``early_stopping``.
@@ -146,7 +149,7 @@ def _fill_doc():
     return fill
 
 
-class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
+class _BaseSGDLinear(_MinibatchClassifier):
     """Linear classifier ``argmax_k coef_[k] @ x + intercept_[k]`` trained by SGD.
 
     Subclasses choose the loss through ``_loss_kernel``.
@@ -161,6 +164,7 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
+        "solver": [StrOptions({"sgd", "adam"})],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [
             StrOptions({"auto"}),
@@ -191,6 +195,7 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         l1_ratio=0.15,
         fit_intercept=True,
         batch_size=256,
+        solver="sgd",
         learning_rate="constant",
         learning_rate_init="auto",
         learning_rate_scale=1.0,
@@ -213,6 +218,7 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.batch_size = batch_size
+        self.solver = solver
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.learning_rate_scale = learning_rate_scale
@@ -240,7 +246,9 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
 
     def _set_learning_rate(self, X, offset, sample_weight):
         """Resolve ``learning_rate_init`` into ``learning_rate_init_`` for X."""
-        if self.learning_rate_init == "auto":
+        if self.learning_rate_init == "auto" and self.solver == "adam":
+            self.learning_rate_init_ = float(1e-3 * self.learning_rate_scale)
+        elif self.learning_rate_init == "auto":
             step = _auto_learning_rate(
                 X,
                 offset,
@@ -253,32 +261,20 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
         else:
             self.learning_rate_init_ = float(self.learning_rate_init)
 
-    def _sgd_config(self):
-        dscores, kwargs = self._loss_kernel()
-        params = {
-            **self.get_params(),
-            "learning_rate_init": self.learning_rate_init_,
-        }
-        fields = _SGDConfig.__dataclass_fields__.keys() - {"dscores", "dscores_kwargs"}
-        return _SGDConfig(
-            dscores=dscores,
-            dscores_kwargs=kwargs,
-            **{name: params[name] for name in fields},
+    def _loop_config(self):
+        return _SGDConfig.from_params(
+            self.get_params(),
+            learning_rate_init=self.learning_rate_init_,
+            average=int(self.average),
+            # "adaptive" stops 4 decades below the initial step, whatever the
+            # scale of the automatic one.
+            min_learning_rate=self.learning_rate_init_ * 1e-4,
         )
-
-    def _validate_training_data(self, X, y, sample_weight, *, reset):
-        X, y = validate_data(self, X, y, dtype=_FLOATS, order="C", reset=reset)
-        _check_labels(y, "y")
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-            )
-        return X, y, sample_weight
 
     def _offset(self, X, sample_weight):
         """What the loop subtracts from the samples: their mean, or None.
 
-        Centring changes nothing but the conditioning (see ``_fit_sgd``).
+        Centring changes nothing but the conditioning (see ``_Linear``).
         The weighted mean makes integer weights act as repeated rows.
         """
         if not self.fit_intercept:
@@ -287,233 +283,272 @@ class _BaseSGDLinear(ClassifierMixin, BaseEstimator):
             return X.mean(axis=0, dtype=np.float64).astype(X.dtype)
         return np.average(X, axis=0, weights=sample_weight).astype(X.dtype)
 
-    def _start(self, n_classes, n_features, dtype):
-        """Zero weights and a fresh optimizer state."""
-        self.coef_ = np.zeros((n_classes, n_features), dtype=dtype)
-        self.intercept_ = np.zeros(n_classes, dtype=dtype)
-        self._sgd_state = _SGDState.zeros_like(
-            self.coef_, self.intercept_, self.learning_rate_init_
-        )
+    def _prepare_fit(self, X, sample_weight):
+        # The step of a new fit (or of the first partial_fit, kept by the
+        # later calls) comes from its data, centred as the loop sees them.
+        self._fit_offset = self._offset(X, sample_weight)
+        self._set_learning_rate(X, self._fit_offset, sample_weight)
 
-    def _train(self, X, y_idx, sample_weight, *, incremental, offset=None):
-        """Run the SGD loop on the fitted weights and publish the attributes."""
-        # The loop updates C-contiguous arrays of X's dtype in place; weights
-        # set or cast by the user since the last call are brought to that form.
-        coef = np.require(self.coef_, dtype=X.dtype, requirements=["C", "W"])
-        intercept = np.require(self.intercept_, dtype=X.dtype, requirements=["C", "W"])
-        state = self._sgd_state
-        if state.velocity_coef.dtype != X.dtype:
-            state.velocity_coef = state.velocity_coef.astype(X.dtype)
-            state.velocity_intercept = state.velocity_intercept.astype(X.dtype)
-            for name in ("coef", "intercept", "average_coef", "average_intercept"):
-                if getattr(state, name) is not None:
-                    setattr(state, name, getattr(state, name).astype(X.dtype))
-        try:
-            _fit_sgd(
-                coef,
-                intercept,
-                X,
-                y_idx,
-                sample_weight,
-                state=state,
-                config=self._sgd_config(),
-                rng=self._random_state,
-                incremental=incremental,
-                offset=self._offset(X, sample_weight) if offset is None else offset,
-            )
-        finally:
-            # Also on divergence: the loop has restored finite weights.
-            self.coef_, self.intercept_ = coef, intercept
-            self.n_iter_ = state.n_iter
-            self.t_ = state.t
-            self.loss_curve_ = state.loss_curve
-            self.best_loss_ = None if self.early_stopping else state.best_loss
-            self.validation_scores_ = state.validation_scores
-            self.best_validation_score_ = state.best_validation_score
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model by minibatch SGD over up to ``max_iter`` epochs.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training samples; float32 input trains in float32.
-        y : array-like of shape (n_samples,)
-            Class labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; the data loss becomes their weighted mean.
-
-        Returns
-        -------
-        self : object
-            The fitted classifier.
-        """
-        # Rejected by a check, the fit leaves the model as it was; failing
-        # while training, it keeps the last finished epoch (see Notes).
-        with _unchanged_on_error(self):
-            X, y_idx, sample_weight, warm = self._check_fit_data(X, y, sample_weight)
-        self._random_state = check_random_state(self.random_state)
-        offset = self._offset(X, sample_weight)
-        self._set_learning_rate(X, offset, sample_weight)
-        if warm:
-            # A new fit starts with zero velocities and learning_rate_init, as
-            # MLPClassifier does; samples seen and the loss curve carry on.
-            state = _SGDState.zeros_like(
-                self.coef_, self.intercept_, self.learning_rate_init_
-            )
-            state.t, state.loss_curve = self._sgd_state.t, self._sgd_state.loss_curve
-            self._sgd_state = state
+    def _new_state(self):
+        """A fresh optimizer at ``learning_rate_init_`` for the weights."""
+        params = [self.coef_, self.intercept_]
+        if self.solver == "adam":
+            optimizer = _make_optimizer("adam", params, self.learning_rate_init_)
         else:
-            self._start(len(self.classes_), X.shape[1], X.dtype)
-        return self._train(X, y_idx, sample_weight, incremental=False, offset=offset)
+            optimizer = _make_optimizer(
+                "sgd",
+                params,
+                self.learning_rate_init_,
+                momentum=self.momentum,
+                nesterov=self.nesterovs_momentum,
+            )
+        return _SGDState(optimizer=optimizer)
 
-    def _check_fit_data(self, X, y, sample_weight):
-        """Validate the data of ``fit``; set ``classes_`` once all checks pass."""
-        warm = self.warm_start and hasattr(self, "coef_")
-        X, y, sample_weight = self._validate_training_data(
-            X, y, sample_weight, reset=True
-        )
-        classes, y_idx = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes; "
-                f"got 1 class: {classes.tolist()[0]!r}."
-            )
-        if sample_weight is not None:
-            weighted = np.unique(y_idx[sample_weight > 0])
-            if len(weighted) < 2:
-                raise ValueError(
-                    "sample_weight is positive for samples of only 1 class "
-                    f"({classes.tolist()[weighted[0]]!r}); at least 2 classes are "
-                    "needed."
-                )
-        if warm and not np.array_equal(classes, self.classes_):
-            raise ValueError(
-                "warm_start needs y to have the classes of the previous fit; "
-                f"previously {self.classes_.tolist()}, now {classes.tolist()}."
-            )
-        if warm and self.coef_.shape[1] != X.shape[1]:
+    def _initialise(self, X, sample_weight):
+        """Zero weights and a fresh optimizer state."""
+        n_classes = len(self.classes_)
+        self.coef_ = np.zeros((n_classes, X.shape[1]), dtype=X.dtype)
+        self.intercept_ = np.zeros(n_classes, dtype=X.dtype)
+        self._sgd_state = self._new_state()
+
+    def _check_warm_start(self, X):
+        if self.coef_.shape[1] != X.shape[1]:
             raise ValueError(
                 f"warm_start needs X to have the {self.coef_.shape[1]} features "
                 f"of the previous fit; got {X.shape[1]}."
             )
-        self.classes_ = classes
-        return X, y_idx, sample_weight, warm
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    # Whether rejected or failing while training (which restores the weights
-    # of before the call), the call leaves the model as it was.
-    @_keeps_state_on_error
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """Run one epoch of minibatch SGD over the given samples.
+    def _training_dtype(self):
+        return self.coef_.dtype
 
-        The first call starts from zero weights and needs ``classes``; later
-        calls continue from the current weights, optimizer state and learning
-        rate. ``early_stopping``, ``max_iter``, ``tol`` and
-        ``n_iter_no_change`` do not apply.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training samples.
-        y : array-like of shape (n_samples,)
-            Class labels, all among ``classes``.
-        classes : array-like of shape (n_classes,), default=None
-            Every class that may ever appear in ``y``. Required on the first
-            call; if given later it must equal ``classes_``.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; the data loss becomes their weighted mean.
-
-        Returns
-        -------
-        self : object
-            The updated classifier.
-        """
-        first = not hasattr(self, "coef_")
-        if first and classes is None:
-            raise ValueError("classes must be passed on the first call to partial_fit.")
-        X, y, sample_weight = self._validate_training_data(
-            X, y, sample_weight, reset=first
+    def _trainable(self, X, sample_weight):
+        # The loop updates C-contiguous arrays of X's dtype in place; weights
+        # set or cast by the user since the last call are brought to that form.
+        dtype = X.dtype
+        self.coef_ = np.require(self.coef_, dtype=dtype, requirements=["C", "W"])
+        self.intercept_ = np.require(
+            self.intercept_, dtype=dtype, requirements=["C", "W"]
         )
-        if classes is not None:
-            classes = np.asarray(classes)
-            _check_labels(classes, "classes")
-            classes = np.unique(classes)
-            if first and len(classes) < 2:
-                raise ValueError(
-                    f"classes must hold at least 2 classes; got {classes.tolist()}."
-                )
-            if not first and not np.array_equal(classes, self.classes_):
-                raise ValueError(
-                    f"classes={classes.tolist()} differs from the classes of the "
-                    f"first call to partial_fit, {self.classes_.tolist()}."
-                )
-        if first:
-            self.classes_ = classes
-        unknown = np.setdiff1d(y, self.classes_)
-        if unknown.size:
-            raise ValueError(
-                f"y contains labels not in classes_ {self.classes_.tolist()}: "
-                f"{unknown.tolist()}."
-            )
-        y_idx = np.searchsorted(self.classes_, y)
-        if first:
-            self._random_state = check_random_state(self.random_state)
-            # The step is set by the first batch and kept: later calls go on
-            # with the schedule's rate.
+        state = self._sgd_state
+        optimizer = state.optimizer
+        if any(a.dtype != dtype for a in optimizer.state_arrays()):
+            optimizer.astype(dtype)
+        if state.average is not None and state.average[0].dtype != dtype:
+            state.average = [a.astype(dtype) for a in state.average]
+            state.iterate = [a.astype(dtype) for a in state.iterate]
+        # A fit centres on the mean of all its data; each later partial_fit
+        # call on the mean of its own batch.
+        offset = getattr(self, "_fit_offset", None)
+        if offset is None:
             offset = self._offset(X, sample_weight)
-            self._set_learning_rate(X, offset, sample_weight)
-            self._start(len(self.classes_), X.shape[1], X.dtype)
+        self._fit_offset = None
+        if self.average:
+            # The loop runs on the SGD iterate kept in the state; coef_ and
+            # intercept_ receive the average.
+            if state.average is None:
+                state.iterate = [self.coef_.copy(), self.intercept_.copy()]
+            coef, intercept = state.iterate
         else:
-            X = X.astype(self.coef_.dtype, copy=False)
-            offset = None
-        return self._train(X, y_idx, sample_weight, incremental=True, offset=offset)
+            coef, intercept = self.coef_, self.intercept_
+        kernel, kwargs = self._loss_kernel()
+        model = _Linear(
+            coef,
+            intercept,
+            kernel,
+            kwargs,
+            penalty=self.penalty,
+            alpha=self.alpha,
+            l1_ratio=self.l1_ratio,
+            fit_intercept=self.fit_intercept,
+            offset=offset,
+        )
+        model.centre(state, +1)
+        return model
 
-    def _scores(self, X):
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOATS, reset=False)
+    def _publish(self, model):
+        state = self._sgd_state
+        pairs = []
+        published = state.published
+        if published is None and self.average:
+            published = model.params
+        if published is not None:
+            np.copyto(self.coef_, published[0])
+            np.copyto(self.intercept_, published[1])
+            pairs.append((self.coef_, self.intercept_))
+        model.centre(state, -1, extra=pairs)
+        state.published = None
+
+    def _raw_scores(self, X):
         scores = X @ self.coef_.T
         scores += self.intercept_
         return scores
 
-    def decision_function(self, X):
-        """Class scores ``X @ coef_.T + intercept_``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
+class _Linear(_Trainable):
+    """The linear model ``W x + b`` on one loss of ``skcv.losses``, for the loop.
 
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            With two classes, scikit-learn's binary convention: the score of
-            ``classes_[1]`` minus that of ``classes_[0]`` (positive means
-            ``classes_[1]``). Otherwise one column per class.
+    With an ``offset`` (the feature means, with ``fit_intercept``), the loop
+    sees ``x - offset``: scores ``W (x - offset) + c`` are those of ``W x +
+    b`` with ``c = b + W offset``, and the penalty does not see the
+    intercept, so the objective and its minimisers are the same, but centred
+    features take the large eigenvalue of the mean (e.g. of raw pixels) out
+    of the curvature, and SGD converges much faster. :meth:`centre` moves
+    the weights (and the optimizer's velocities and the average, which move
+    like them) into the coordinates of ``c`` and back.
+    """
+
+    blas_threads = 1
+
+    def __init__(
+        self,
+        coef,
+        intercept,
+        kernel,
+        kernel_kwargs,
+        *,
+        penalty,
+        alpha,
+        l1_ratio,
+        fit_intercept,
+        offset,
+    ):
+        self.params = [coef, intercept]
+        self.grads = [np.empty_like(coef), np.zeros_like(intercept)]
+        self.dtype = coef.dtype
+        self.n_classes = coef.shape[0]
+        self.kernel, self.kernel_kwargs = kernel, kernel_kwargs
+        self.fit_intercept = fit_intercept
+        # The penalty's value in float64, its L1 step in the weights' dtype.
+        self.l1_value, self.l2_value = _penalty_split(penalty, alpha, l1_ratio)
+        self.l1 = self.dtype.type(self.l1_value)
+        self.l2 = [self.l2_value, 0.0]
+        self.offset = None if offset is None else np.asarray(offset, self.dtype)
+
+    def centre(self, state, sign, extra=()):
+        """Move every (weights, intercept) pair by ``sign * W @ offset``."""
+        if self.offset is None:
+            return
+        pairs = [tuple(self.params)]
+        moments = self.first_moments(state.optimizer)
+        if moments[0] is not None:
+            pairs.append(tuple(moments))
+        if state.average is not None:
+            pairs.append(tuple(state.average))
+        for w, b in [*pairs, *extra]:
+            if sign > 0:
+                b += w @ self.offset
+            else:
+                b -= w @ self.offset
+
+    def first_moments(self, optimizer):
+        if isinstance(optimizer, _SGDOptimizer):
+            return optimizer.velocities
+        if isinstance(optimizer, _AdamOptimizer):
+            return optimizer.ms
+        return [None, None]
+
+    def start(self, batch_size, rng):
+        n_features = self.params[0].shape[1]
+        self.scores = np.empty(self.n_classes * batch_size, self.dtype)
+        self.scratch = np.empty_like(self.params[0])
+        # Without shuffling the loop gathers nothing: batches are centred here.
+        self.X = None
+        if self.offset is not None:
+            self.X = np.empty((batch_size, n_features), self.dtype)
+
+    def gather(self, X, idx, out):
+        if isinstance(idx, slice):
+            Xb = X[idx]
+            if self.offset is not None:
+                Xb = np.subtract(Xb, self.offset, out=self.X[: Xb.shape[0]])
+            return Xb
+        Xb = np.take(X, idx, axis=0, out=out[: len(idx)], mode="clip")
+        if self.offset is not None:
+            Xb -= self.offset
+        return Xb
+
+    def loss_and_grad(self, X, y, coef):
+        m = X.shape[0]
+        W, b = self.params
+        dW, db = self.grads
+        return _loss_and_grad(
+            self.kernel,
+            W,
+            b if self.fit_intercept else None,
+            X,
+            y,
+            coef,
+            self.scores[: self.n_classes * m].reshape(-1, m),
+            dW,
+            db if self.fit_intercept else None,
+            **self.kernel_kwargs,
+        )
+
+    def after_update(self, optimizer):
+        """Soft-threshold ``W``: the proximal step of ``lr * l1 * ||W||_1``.
+
+        Unlike the subgradient, it reaches exact zeros and does not oscillate
+        around them. It is written as ``w - clip(w, -thr, thr)``.
+
+        With momentum the velocity follows the actual move, thresholding
+        included (as in the iPiano method), or it would keep pushing zeroed
+        weights away from 0. Nesterov's update moves by ``(1 + momentum) *
+        lr`` times the current gradient, so its threshold is scaled alike
+        (and the velocity, which carries ``lr`` times the gradient, by the
+        inverse); then the fixed points of the iteration are exactly the
+        minimisers of the objective.
         """
-        scores = self._scores(X)
-        if scores.shape[1] == 2:
-            return scores[:, 1] - scores[:, 0]
-        return scores
+        if not self.l1:
+            return
+        coef, scratch = self.params[0], self.scratch
+        if isinstance(optimizer, _AdamOptimizer):
+            # Adam's step on a weight is lr / sqrt(v) times its gradient (with
+            # v bias-corrected): the threshold is scaled alike, per weight.
+            # The constant one would let its steps of about lr shake the
+            # zeroed weights for ever.
+            t = optimizer.t
+            v = optimizer.vs[0]
+            thr = np.sqrt(v, out=scratch)
+            thr += self.dtype.type(optimizer.epsilon)
+            np.divide(
+                self.dtype.type(
+                    optimizer.learning_rate * np.sqrt(1 - optimizer.beta_2**t)
+                )
+                * self.l1,
+                thr,
+                out=thr,
+            )
+            np.clip(coef, -thr, thr, out=thr)
+            coef -= thr
+            return
+        sgd = isinstance(optimizer, _SGDOptimizer)
+        momentum = optimizer.momentum if sgd else 0.0
+        scale = 1 + momentum if sgd and optimizer.nesterov else 1
+        thr = optimizer.learning_rate * self.l1 * scale
+        np.clip(coef, -thr, thr, out=scratch)
+        coef -= scratch
+        if momentum:
+            if scale != 1:
+                scratch *= 1 / scale
+            optimizer.velocities[0] -= scratch
 
-    def predict(self, X):
-        """Class of the highest score.
+    def penalty(self):
+        coef = self.params[0]
+        value = 0.0
+        if self.l2_value:
+            value += 0.5 * self.l2_value * float(np.vdot(coef, coef))
+        if self.l1_value:
+            value += self.l1_value * float(np.abs(coef).sum(dtype=np.float64))
+        return value
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Predicted labels, from ``classes_``.
-        """
-        scores = self.decision_function(X)
-        idx = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(1)
-        return self.classes_[idx]
+    def score(self, X, y, sample_weight):
+        if self.offset is not None:
+            X = X - self.offset
+        W, b = self.params
+        scores = X @ W.T
+        scores += b
+        hit = scores.argmax(axis=1) == y
+        return float(np.average(hit, weights=sample_weight))
 
 
 @_fill_doc()
@@ -595,35 +630,8 @@ class SoftmaxLinear(_BaseSGDLinear):
         # eigenvalues at most 1/2 (Boehning's bound).
         return 0.5
 
-    def predict_proba(self, X):
-        """Class probabilities, the softmax of the scores.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probability of each class in ``classes_``.
-        """
-        return softmax(self._scores(X), copy=False)
-
-    def predict_log_proba(self, X):
-        """Logarithm of the class probabilities, computed stably.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            Log-probability of each class in ``classes_``.
-        """
-        return log_softmax(self._scores(X), axis=1)
+    def _has_proba(self):
+        return True
 
 
 @_fill_doc()
@@ -704,6 +712,7 @@ class HingeLinear(_BaseSGDLinear):
         l1_ratio=0.15,
         fit_intercept=True,
         batch_size=256,
+        solver="sgd",
         learning_rate="constant",
         learning_rate_init="auto",
         learning_rate_scale=1.0,
@@ -729,6 +738,7 @@ class HingeLinear(_BaseSGDLinear):
             l1_ratio=l1_ratio,
             fit_intercept=fit_intercept,
             batch_size=batch_size,
+            solver=solver,
             learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
             learning_rate_scale=learning_rate_scale,

@@ -18,7 +18,7 @@ penalty of :func:`penalty_value_and_grad`::
 
 The private ``_*_dscores`` kernels hold the math once: they turn a buffer of
 scores into the gradient of the loss with respect to those scores in place.
-The public functions and the training loop in ``skcv._sgd`` both call them
+The public functions and the linear model of ``skcv.linear`` both call them
 through :func:`_loss_and_grad`, which adds the two matrix products.
 """
 

@@ -609,7 +609,7 @@ class NeuralNet(_MinibatchClassifier):
                 "warm_start needs the hidden_layer_sizes of the previous fit."
             )
 
-    def _trainable(self, dtype):
+    def _trainable(self, X, sample_weight):
         net = self._network()
         net.load(self.coefs_, self.intercepts_, self._bn_params)
         return net

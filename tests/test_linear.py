@@ -10,7 +10,7 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
-import skcv._sgd
+import skcv._loop
 from skcv import HingeLinear, SoftmaxLinear
 
 # Default fits on these small data sets stop at max_iter; the tests that are
@@ -284,7 +284,7 @@ def test_keyboard_interrupt_keeps_the_last_finished_epoch(make, monkeypatch):
     X, y = _blobs()
     batches_per_epoch = 3
     clf = make(random_state=0, batch_size=100, max_iter=10)
-    step = skcv._sgd._batch_step
+    step = skcv._loop._batch_step
     calls = []
 
     def interrupted_step(*args, **kwargs):
@@ -293,7 +293,7 @@ def test_keyboard_interrupt_keeps_the_last_finished_epoch(make, monkeypatch):
             raise KeyboardInterrupt
         return step(*args, **kwargs)
 
-    monkeypatch.setattr(skcv._sgd, "_batch_step", interrupted_step)
+    monkeypatch.setattr(skcv._loop, "_batch_step", interrupted_step)
     # passed on, never a warning and a fit that looks finished
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -318,7 +318,7 @@ def test_keyboard_interrupt_in_partial_fit_is_passed_on(monkeypatch):
         X, y, classes=[0, 1, 2]
     )
     before = clf.coef_.copy(), clf.intercept_.copy(), clf.t_
-    step = skcv._sgd._batch_step
+    step = skcv._loop._batch_step
     calls = []
 
     def interrupted_step(*args, **kwargs):
@@ -327,7 +327,7 @@ def test_keyboard_interrupt_in_partial_fit_is_passed_on(monkeypatch):
             raise KeyboardInterrupt
         return step(*args, **kwargs)
 
-    monkeypatch.setattr(skcv._sgd, "_batch_step", interrupted_step)
+    monkeypatch.setattr(skcv._loop, "_batch_step", interrupted_step)
     with pytest.raises(KeyboardInterrupt):
         clf.partial_fit(X, y)
     monkeypatch.undo()
@@ -339,7 +339,8 @@ def test_keyboard_interrupt_in_partial_fit_is_passed_on(monkeypatch):
     uninterrupted.partial_fit(X, y, classes=[0, 1, 2])
     state = clf._sgd_state
     np.testing.assert_array_equal(
-        state.velocity_coef, uninterrupted._sgd_state.velocity_coef
+        state.optimizer.velocities[0],
+        uninterrupted._sgd_state.optimizer.velocities[0],
     )
 
 
@@ -445,3 +446,57 @@ def test_messages_show_labels_as_plain_values_and_end_sentences(capsys):
     lines = capsys.readouterr().out.splitlines()
     setting = [line for line in lines if "Setting learning rate" in line]
     assert setting and all(line.endswith("0.006000.") for line in setting)
+
+
+@parametrize_estimators
+def test_adam_solver_trains_with_the_shared_optimizer(make):
+    from skcv._optim import _AdamOptimizer
+
+    X, y = _blobs(k=4)
+    params = {"solver": "adam", "random_state": 0, "max_iter": 50, "tol": 1e-4}
+    # "auto" is MLPClassifier's Adam step, whatever the data
+    auto = make(**{**params, "max_iter": 1, "learning_rate_scale": 2.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        auto.fit(X, y)
+    assert auto.learning_rate_init_ == pytest.approx(2e-3)
+    params["learning_rate_init"] = 0.05
+    clf = make(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert isinstance(clf._sgd_state.optimizer, _AdamOptimizer)
+    assert clf.loss_curve_[-1] < 0.5 * clf.loss_curve_[0]
+    assert clf.score(X, y) > 0.9
+    # bit-identical refits, and partial_fit goes on with Adam's moments
+    again = make(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        again.fit(X, y)
+    np.testing.assert_array_equal(clf.coef_, again.coef_)
+    steps = clf._sgd_state.optimizer.t
+    clf.partial_fit(X, y)
+    assert clf._sgd_state.optimizer.t > steps
+
+
+def test_adam_l1_gives_exact_zeros():
+    X, y = _blobs(d=20)
+    X[:, 5:] = np.random.default_rng(0).normal(size=(len(X), 15))
+    clf = SoftmaxLinear(
+        solver="adam",
+        learning_rate_init=0.01,
+        penalty="l1",
+        alpha=0.05,
+        average=False,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert (clf.coef_[:, 5:] == 0).mean() > 0.5
+
+
+def test_unknown_solver_is_rejected():
+    X, y = _blobs()
+    with pytest.raises(ValueError, match="solver"):
+        SoftmaxLinear(solver="lbfgs").fit(X, y)

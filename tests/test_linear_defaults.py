@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 from skcv import HingeLinear, SoftmaxLinear
-from skcv._sgd import _auto_learning_rate, _top_eigenvalue
+from skcv._optim import _auto_learning_rate, _top_eigenvalue
 from skcv.losses import penalty_value_and_grad, softmax_loss
 
 MODELS = [SoftmaxLinear, HingeLinear]

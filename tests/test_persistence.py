@@ -17,7 +17,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.validation import check_is_fitted
 
-import skcv._sgd
+import skcv._loop
 from skcv import (
     AugmentedClassifier,
     HingeLinear,
@@ -420,7 +420,7 @@ def _interrupt_batch_step(monkeypatch, after, once=False):
 
     With ``once``, only that call raises, as a single Ctrl-C would.
     """
-    step = skcv._sgd._batch_step
+    step = skcv._loop._batch_step
     calls = []
 
     def interrupted(*args, **kwargs):
@@ -429,7 +429,7 @@ def _interrupt_batch_step(monkeypatch, after, once=False):
             raise KeyboardInterrupt
         return step(*args, **kwargs)
 
-    monkeypatch.setattr(skcv._sgd, "_batch_step", interrupted)
+    monkeypatch.setattr(skcv._loop, "_batch_step", interrupted)
 
 
 @pytest.mark.parametrize("make", [SoftmaxLinear, HingeLinear], ids=["softmax", "hinge"])
@@ -543,13 +543,13 @@ def test_sgd_limits_blas_in_the_main_thread_and_restores_it(monkeypatch):
     # and gives the original count back afterwards.
     before = _blas_threads()
     seen = []
-    run_epoch = skcv._sgd._run_epoch
+    run_epoch = skcv._loop._run_epoch
 
     def spy(*args, **kwargs):
         seen.append(_blas_threads())
         return run_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(skcv._sgd, "_run_epoch", spy)
+    monkeypatch.setattr(skcv._loop, "_run_epoch", spy)
     SoftmaxLinear(max_iter=2).fit(ROWS, LABELS)
     assert seen and all(threads == [1] * len(before) for threads in seen)
     assert _blas_threads() == before

@@ -158,8 +158,10 @@ def test_loss_curve_adds_validation_scores_on_a_twin_axes(digits):
     np.testing.assert_array_equal(
         twin.get_lines()[0].get_ydata(), model.validation_scores_
     )
+    # the shared training loop records the training accuracy as well
+    np.testing.assert_array_equal(twin.get_lines()[1].get_ydata(), model.train_scores_)
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert labels == ["training loss", "validation score"]
+    assert labels == ["training loss", "validation score", "training accuracy"]
 
 
 def test_loss_curve_adds_training_accuracy_of_a_network(digits):
