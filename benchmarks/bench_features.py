@@ -5,12 +5,14 @@
    plus matplotlib's ``rgb_to_hsv`` and ``np.histogram``, both on one thread,
    alternated, best of the repeats; the outputs are compared.
 2. Accuracy. On a stratified 8,000 / 2,000 split of the shuffled CIFAR-10 test
-   images: SoftmaxLinear, HingeLinear and (for reference) LogisticRegression
-   on standardised raw pixels against standardised HOG + hue features.
+   images: SoftmaxLinear, HingeLinear, NeuralNet and (for reference)
+   LogisticRegression on standardised raw pixels against standardised HOG +
+   hue features.
 
 Run ``python benchmarks/bench_features.py`` (several minutes, most of it the
 reference loop and LogisticRegression on pixels) or ``--quick`` (2,000
-images, under a minute).
+images, under a minute); ``--models NeuralNet --no-speed`` runs one row of
+the accuracy table alone.
 """
 
 import argparse
@@ -26,7 +28,7 @@ from sklearn.pipeline import make_pipeline, make_union
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from skcv import HingeLinear, PixelFlatten, SoftmaxLinear
+from skcv import HingeLinear, NeuralNet, PixelFlatten, SoftmaxLinear
 from skcv.features import ColorHistogram, HOGFeatures
 
 # The HOG of the course: 9 orientations on 8x8 cells; each cell normalised on
@@ -107,10 +109,11 @@ def _models():
         "SoftmaxLinear": SoftmaxLinear(random_state=0),
         "HingeLinear": HingeLinear(random_state=0),
         "LogisticRegression": LogisticRegression(max_iter=1000),
+        "NeuralNet": NeuralNet(random_state=0),
     }
 
 
-def accuracy(X, y):
+def accuracy(X, y, model_names=None):
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.2, stratify=y, random_state=0
     )
@@ -125,7 +128,7 @@ def accuracy(X, y):
         )
     rows = []
     scores = {}
-    for model_name in _models():
+    for model_name in model_names or _models():
         row = [model_name]
         for input_name, features in inputs.items():
             model = make_pipeline(features, StandardScaler(), _models()[model_name])
@@ -141,7 +144,7 @@ def accuracy(X, y):
         rows.append(row)
     print(markdown_table(["model", *inputs], rows))
     print()
-    for model_name in ("SoftmaxLinear", "HingeLinear"):
+    for model_name in model_names or _models():
         pixels = scores[model_name, "raw pixels"]
         for input_name in list(inputs)[1:]:
             gain = 100 * (scores[model_name, input_name] - pixels)
@@ -151,14 +154,26 @@ def accuracy(X, y):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 images")
+    parser.add_argument(
+        "--models",
+        type=lambda text: text.split(","),
+        help=f"comma-separated subset of {', '.join(_models())} (default: all)",
+    )
+    parser.add_argument(
+        "--no-speed", action="store_true", help="only the accuracy table"
+    )
     args = parser.parse_args(argv)
+    unknown = set(args.models or ()) - set(_models())
+    if unknown:
+        parser.error(f"unknown models: {', '.join(sorted(unknown))}")
     n = 2_000 if args.quick else 10_000
     print_header("bench_features: HOG + hue histogram")
     X, y, source = load_cifar10(n=n)
     print(f"data: {source}\n")
-    with threadpool_limits(1):
-        speed(X, repeat=2 if args.quick else 3)
-    accuracy(X, y)
+    if not args.no_speed:
+        with threadpool_limits(1):
+            speed(X, repeat=2 if args.quick else 3)
+    accuracy(X, y, args.models)
 
 
 if __name__ == "__main__":
