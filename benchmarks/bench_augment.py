@@ -71,7 +71,8 @@ def scipy_loop(images, flips, shifts, angles):
     return out
 
 
-def throughput(name, images, *, n_loop, repeat):
+def _compiled_augmenter(images):
+    """The benchmarked augmenter, its kernels compiled outside the timing."""
     augmenter = ImageAugmenter(
         flip=True,
         max_shift=MAX_SHIFT,
@@ -80,7 +81,12 @@ def throughput(name, images, *, n_loop, repeat):
         random_state=0,
     )
     labels = np.zeros(len(images), dtype=int)
-    augmenter.fit_resample(images[:8], labels[:8])  # compile outside the timing
+    augmenter.fit_resample(images[:8], labels[:8])
+    return augmenter, labels
+
+
+def throughput(name, images, *, n_loop, repeat):
+    augmenter, labels = _compiled_augmenter(images)
 
     rows = []
     threads = numba.get_num_threads()
@@ -160,15 +166,7 @@ def cv2_section(name, images, *, repeat, n_spaced):
 
     from skcv._transforms import affine_maps, warp
 
-    augmenter = ImageAugmenter(
-        flip=True,
-        max_shift=MAX_SHIFT,
-        max_rotation=MAX_ROTATION,
-        keep_original=False,
-        random_state=0,
-    )
-    labels = np.zeros(len(images), dtype=int)
-    augmenter.fit_resample(images[:8], labels[:8])
+    augmenter, labels = _compiled_augmenter(images)
     rng = np.random.default_rng(0)
     n = len(images)
     maps = affine_maps(
