@@ -236,6 +236,10 @@ class _BaseSGDLinear(_MinibatchClassifier):
         self.warm_start = warm_start
         self.verbose = verbose
 
+    # The stopping rule waits for this many updates of a fit (see
+    # ``_SGDConfig.min_updates`` and docs/optimization.rst).
+    _min_updates = 1000
+
     def _loss_kernel(self):
         """Return the ``skcv.losses`` scores kernel and its keyword arguments."""
         raise NotImplementedError
@@ -269,6 +273,7 @@ class _BaseSGDLinear(_MinibatchClassifier):
             # "adaptive" stops 4 decades below the initial step, whatever the
             # scale of the automatic one.
             min_learning_rate=self.learning_rate_init_ * 1e-4,
+            min_updates=self._min_updates,
         )
 
     def _offset(self, X, sample_weight):
