@@ -166,6 +166,9 @@ class _SGDState:
     train_scores: list | None = None
     best_validation_score: float | None = None
     no_improvement_count: int = 0
+    # Whether the last fit met the stopping rule (possibly at max_iter, after
+    # waiting for min_updates); False after partial_fit.
+    converged: bool = False
     # With averaging: the running mean of the iterates (one array per
     # parameter), over ``n_averaged`` iterates.
     average: list | None = None
@@ -578,6 +581,7 @@ def _fit_loop_unlimited(model, X, y, sample_weight, *, state, config, rng, incre
         and state.no_improvement_count > config.n_iter_no_change
         and config.learning_rate != "adaptive"
     )
+    state.converged = converged and not incremental
     if not incremental and not converged:
         warnings.warn(
             f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) "

@@ -221,11 +221,19 @@ _SOLVERS = {
 
 
 def _top_eigenvalue(
-    X, offset, sample_weight=None, *, n_rows=2048, max_iter=100, rtol=1e-4
+    X,
+    offset,
+    sample_weight=None,
+    *,
+    intercept=True,
+    n_rows=2048,
+    max_iter=100,
+    rtol=1e-4,
 ):
     """Largest eigenvalue of ``Z.T @ diag(w) @ Z / sum(w)``, Z = ``[X - offset, 1]``.
 
-    With ``offset=None``, Z is X itself (no intercept); ``w`` are the sample
+    With ``offset=None``, Z is X itself (no intercept); with
+    ``intercept=False``, Z is ``X - offset``. ``w`` are the sample
     weights (1 by default). Power iteration on at most ``n_rows`` rows taken
     at a fixed stride, from a fixed random start: deterministic, and a few
     milliseconds.
@@ -240,7 +248,8 @@ def _top_eigenvalue(
         w8 = w8 / w8.sum() if w8.sum() > 0 else None
     if offset is not None:
         Z -= offset
-        Z = np.hstack([Z, np.ones((Z.shape[0], 1))])
+        if intercept:
+            Z = np.hstack([Z, np.ones((Z.shape[0], 1))])
     v = np.random.default_rng(0).standard_normal(Z.shape[1])
     v /= np.linalg.norm(v)
     value = 0.0
@@ -262,7 +271,9 @@ def _top_eigenvalue(
     return value
 
 
-def _auto_learning_rate(X, offset, sample_weight=None, *, curvature, alpha, batch_size):
+def _auto_learning_rate(
+    X, offset, sample_weight=None, *, curvature, alpha, batch_size, intercept=True
+):
     """The step size of ``learning_rate_init="auto"``: ``1 / L``.
 
     ``L`` bounds the curvature that a step on a minibatch of ``batch_size``
@@ -279,6 +290,11 @@ def _auto_learning_rate(X, offset, sample_weight=None, *, curvature, alpha, batc
     thousandfold. With heavy-ball momentum ``mu``, steps up to ``2 (1 + mu)
     / L`` are stable on a quadratic. Means are weighted by ``sample_weight``
     and ``offset`` must be the (weighted) mean of the rows, or None.
+
+    ``intercept=False`` leaves the ones column out: the step of the weights
+    alone. Centred rows make the second-moment matrix block diagonal, so
+    the intercept's block is its own, of curvature ``curvature`` (a column
+    of ones has no minibatch noise).
     """
     n_samples = X.shape[0]
     m = min(batch_size, n_samples)
@@ -291,10 +307,11 @@ def _auto_learning_rate(X, offset, sample_weight=None, *, curvature, alpha, batc
         sq_norm = float(np.average(row_norms, weights=sample_weight))
     if offset is not None:
         # mean ||x - offset||^2 for the mean as offset, plus the ones column
-        sq_norm += 1.0 - float(np.dot(offset, offset))
-        sq_norm = max(sq_norm, 1.0)
+        ones = 1.0 if intercept else 0.0
+        sq_norm = max(sq_norm + ones - float(np.dot(offset, offset)), ones)
     noise = sq_norm * (n_samples - m) / (m * (n_samples - 1)) if n_samples > 1 else 0
-    L = curvature * (_top_eigenvalue(X, offset, sample_weight) + noise) + alpha
+    top = _top_eigenvalue(X, offset, sample_weight, intercept=intercept)
+    L = curvature * (top + noise) + alpha
     if not (np.isfinite(L) and L > 0):
         # All-zero data without intercept and without penalty: no curvature.
         return 1.0

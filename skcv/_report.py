@@ -116,9 +116,18 @@ def _final_step(search):
 
 
 def _converged(final):
-    """False when SGD used every one of its ``max_iter`` epochs."""
+    """False when SGD used every one of its ``max_iter`` epochs unconverged.
+
+    A linear model on a small data set may meet the stopping rule and still
+    run on to ``max_iter`` while it waits for its minimum number of updates.
+    """
     max_iter = getattr(final, "max_iter", None)
-    return max_iter is None or final.n_iter_ < max_iter
+    state = getattr(final, "_sgd_state", None)
+    return (
+        max_iter is None
+        or final.n_iter_ < max_iter
+        or bool(getattr(state, "converged", False))
+    )
 
 
 def _model_json(model):

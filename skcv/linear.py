@@ -249,7 +249,15 @@ class _BaseSGDLinear(_MinibatchClassifier):
         raise NotImplementedError
 
     def _set_learning_rate(self, X, offset, sample_weight):
-        """Resolve ``learning_rate_init`` into ``learning_rate_init_`` for X."""
+        """Resolve ``learning_rate_init`` into ``learning_rate_init_`` for X.
+
+        The automatic step is that of the weights; with centred features the
+        intercept has a curvature of its own, the loss's, and its gradient
+        is scaled by ``_intercept_factor`` so that its step is the smaller of
+        the two. Without it the intercept's curvature capped the weights'
+        step: pixels in [0, 1/16] learned 40 times slower than 0-16 ones.
+        """
+        self._intercept_factor = 1.0
         if self.learning_rate_init == "auto" and self.solver == "adam":
             self.learning_rate_init_ = float(1e-3 * self.learning_rate_scale)
         elif self.learning_rate_init == "auto":
@@ -260,8 +268,11 @@ class _BaseSGDLinear(_MinibatchClassifier):
                 curvature=self._curvature(),
                 alpha=self.alpha,
                 batch_size=200 if self.batch_size == "auto" else self.batch_size,
+                intercept=False,
             )
             self.learning_rate_init_ = float(step * self.learning_rate_scale)
+            if offset is not None:
+                self._intercept_factor = min(1.0, 1.0 / (self._curvature() * step))
         else:
             self.learning_rate_init_ = float(self.learning_rate_init)
 
@@ -366,6 +377,7 @@ class _BaseSGDLinear(_MinibatchClassifier):
             l1_ratio=self.l1_ratio,
             fit_intercept=self.fit_intercept,
             offset=offset,
+            intercept_factor=getattr(self, "_intercept_factor", 1.0),
         )
         model.centre(state, +1)
         return model
@@ -416,6 +428,7 @@ class _Linear(_Trainable):
         l1_ratio,
         fit_intercept,
         offset,
+        intercept_factor=1.0,
     ):
         self.params = [coef, intercept]
         self.grads = [np.empty_like(coef), np.zeros_like(intercept)]
@@ -428,6 +441,10 @@ class _Linear(_Trainable):
         self.l1 = self.dtype.type(self.l1_value)
         self.l2 = [self.l2_value, 0.0]
         self.offset = None if offset is None else np.asarray(offset, self.dtype)
+        # A diagonal preconditioner: the intercept's gradient is scaled by it
+        # (its step is then the smaller of its own and the weights'); the
+        # minimisers stay those of the objective.
+        self.intercept_factor = self.dtype.type(intercept_factor)
 
     def centre(self, state, sign, extra=()):
         """Move every (weights, intercept) pair by ``sign * W @ offset``."""
@@ -476,7 +493,7 @@ class _Linear(_Trainable):
         m = X.shape[0]
         W, b = self.params
         dW, db = self.grads
-        return _loss_and_grad(
+        loss = _loss_and_grad(
             self.kernel,
             W,
             b if self.fit_intercept else None,
@@ -488,6 +505,9 @@ class _Linear(_Trainable):
             db if self.fit_intercept else None,
             **self.kernel_kwargs,
         )
+        if self.fit_intercept and self.intercept_factor != 1:
+            db *= self.intercept_factor
+        return loss
 
     def after_update(self, optimizer):
         """Soft-threshold ``W``: the proximal step of ``lr * l1 * ||W||_1``.

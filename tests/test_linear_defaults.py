@@ -11,7 +11,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from skcv import HingeLinear, SoftmaxLinear
+from skcv import HingeLinear, NeuralNet, SoftmaxLinear
+from skcv._report import _converged
 from skcv._optim import _auto_learning_rate, _top_eigenvalue
 from skcv.losses import penalty_value_and_grad, softmax_loss
 
@@ -134,7 +135,7 @@ def test_default_fit_converges_on_raw_pixels_without_warning(make):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clf = make(random_state=0).fit(X * (255 / 16), y)
-    assert clf.n_iter_ < clf.max_iter
+    assert clf._sgd_state.converged
     assert clf.score(X * (255 / 16), y) > 0.95
 
 
@@ -195,3 +196,63 @@ def test_average_is_the_mean_of_the_iterates(make):
                 got = np.hstack([delayed.coef_, delayed.intercept_[:, None]])
                 expected = np.mean(iterates[1:], axis=0)
                 np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def _updates_per_epoch(n_samples, batch_size):
+    return -(-n_samples // batch_size)
+
+
+@pytest.mark.parametrize("make", MODELS)
+@pytest.mark.parametrize(
+    "n_samples, batch_size",
+    [(600, 50), (2_000, 10)],  # 12 updates an epoch; 200 an epoch
+)
+def test_stopping_waits_for_a_minimum_number_of_updates(make, n_samples, batch_size):
+    # A tol no epoch can beat: the rule is met from epoch n_iter_no_change + 2
+    # on, and the fit stops there once it has made 1,000 updates. The small
+    # data set waits for them (84 epochs of 12 updates); the large one stops
+    # as soon as the epoch-counted patience runs out.
+    X, y = make_classification(
+        n_samples, n_features=8, n_informative=5, n_classes=3, random_state=0
+    )
+    clf = make(batch_size=batch_size, tol=1e9, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X, y)
+    per_epoch = _updates_per_epoch(n_samples, batch_size)
+    waited = -(-1000 // per_epoch)
+    assert clf.n_iter_ == max(clf.n_iter_no_change + 2, waited)
+    assert clf.n_iter_ == (84 if n_samples == 600 else 4)
+
+
+@pytest.mark.parametrize("make", MODELS)
+def test_waiting_past_max_iter_is_no_convergence_failure(make):
+    # The digits: 8 updates an epoch, so the 1,000 updates would take 125
+    # epochs. The fit stops at max_iter, without a warning, as converged;
+    # the report of `skcv run` then adds no "used all max_iter" note.
+    X, y = load_digits(return_X_y=True)
+    clf = make(random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X, y)
+    assert clf.n_iter_ == clf.max_iter == 100
+    assert _converged(clf)
+    # A fit that still improves at max_iter warns as before.
+    still_improving = make(max_iter=5, tol=0.0, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        still_improving.fit(X, y)
+    assert not _converged(still_improving)
+
+
+def test_neural_net_keeps_its_epoch_counted_stopping_rule():
+    # The floor on updates is the linear models' only: the network, trained
+    # by the same loop, still stops n_iter_no_change + 1 epochs after the
+    # first with its tol unbeatable, whatever the number of updates.
+    X, y = make_classification(
+        300, n_features=8, n_informative=5, n_classes=3, random_state=0
+    )
+    net = NeuralNet(
+        hidden_layer_sizes=(5,), tol=1e9, n_iter_no_change=3, random_state=0
+    )
+    net.fit(X, y)
+    assert net.n_iter_ == 3 + 2
