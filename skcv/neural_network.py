@@ -517,6 +517,14 @@ class NeuralNet(_MinibatchClassifier):
     is folded into ``coefs_[0]`` and ``intercepts_[0]``, which act on the raw
     input.
 
+    Each batch's rows are split between as many threads as BLAS may use
+    (the limit of ``threadpoolctl.threadpool_limits``, ``OMP_NUM_THREADS`` or
+    ``OPENBLAS_NUM_THREADS``; one thread when ``fit`` runs outside the main
+    thread, and with ``batch_norm``), each calling single-threaded BLAS.
+    Fits at a given thread count are bit-identical; across counts the
+    gradients are summed in a different order, which changes the weights by
+    float32 rounding only.
+
     If the loss or the weights diverge, ``fit`` raises a ``ValueError`` and
     keeps the weights of the last finished epoch; an interrupt (Ctrl-C)
     restores them too and is passed on, as in :class:`~skcv.SoftmaxLinear`.
