@@ -417,3 +417,44 @@ def test_worker_errors_reach_the_caller_after_every_part_finished():
     out = []
     _run_tasks([lambda: out.append(1), lambda: out.append(2), lambda: out.append(3)])
     assert sorted(out) == [1, 2, 3]
+
+
+def test_interrupt_during_a_split_batch_keeps_the_last_finished_epoch(monkeypatch):
+    X, y = _large_problem()  # 5 batches per epoch, each in 2 parts
+    part = _Network._part_loss_and_grad
+    calls = []
+
+    def interrupted(self, *args):
+        if threading.current_thread() is threading.main_thread():
+            calls.append(1)
+            if len(calls) == 2 * 5 + 3:  # inside the third epoch
+                raise KeyboardInterrupt
+        return part(self, *args)
+
+    monkeypatch.setattr(_Network, "_part_loss_and_grad", interrupted)
+    with threadpool_limits(limits=2, user_api="blas"):
+        clf = NeuralNet(max_iter=10, random_state=0)
+        with pytest.raises(KeyboardInterrupt):
+            clf.fit(X, y)
+        monkeypatch.undo()
+        two_epochs = NeuralNet(max_iter=2, random_state=0).fit(X, y)
+    assert clf.n_iter_ == 2
+    for W, W2 in zip(
+        clf.coefs_ + clf.intercepts_, two_epochs.coefs_ + two_epochs.intercepts_
+    ):
+        assert_array_equal(W, W2)
+
+
+def test_an_interrupted_caller_waits_for_the_workers():
+    finished = []
+
+    def slow():
+        time.sleep(0.05)
+        finished.append("slow")
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run_tasks([interrupted, slow])
+    assert finished == ["slow"]
