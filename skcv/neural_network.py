@@ -220,10 +220,11 @@ class _Network(_Trainable):
     # ----------------------------------------------------------- training
 
     def start(self, batch_size, rng):
-        n_parts = self._n_parts(batch_size)
+        # Every part has room for a whole batch: a smaller last batch may be
+        # split into fewer, larger parts (or not at all).
         self.parts = [
-            _Part(self, -(-batch_size // n_parts), own_grads=i > 0)
-            for i in range(n_parts)
+            _Part(self, batch_size, own_grads=i > 0)
+            for i in range(self._n_parts(batch_size))
         ]
         self.Xs = self.parts[0].Xs
 

@@ -1,5 +1,6 @@
 """NeuralNet: the whole objective against numerical gradients, and its behaviour."""
 
+import itertools
 import pickle
 import threading
 import time
@@ -340,11 +341,16 @@ def test_batch_split_between_threads_gives_the_same_gradient(
         net.n_threads = n_threads
         net.start(m, rng)
         assert len(net.parts) == n_threads
-        loss = net.loss_and_grad(net.gather(X, idx, None), y[idx], coef)
-        results[n_threads] = loss, [g.copy() for g in net.grads]
-    for n_threads in (2, 3):
-        assert results[n_threads][0] == pytest.approx(results[1][0], rel=1e-12)
-        for g, g1 in zip(results[n_threads][1], results[1][1]):
+        # A whole batch, then smaller ones (the last of an epoch) that are
+        # split into fewer, larger parts than the first.
+        for rows in (m, 40, 20):
+            c = coef if np.ndim(coef) == 0 else coef[:rows]
+            loss = net.loss_and_grad(net.gather(X, idx[:rows], None), y[idx[:rows]], c)
+            results[n_threads, rows] = loss, [g.copy() for g in net.grads]
+    for n_threads, rows in itertools.product((2, 3), (m, 40, 20)):
+        loss, grads = results[n_threads, rows]
+        assert loss == pytest.approx(results[1, rows][0], rel=1e-12)
+        for g, g1 in zip(grads, results[1, rows][1]):
             assert_allclose(g, g1, rtol=1e-10, atol=1e-12)
 
 
