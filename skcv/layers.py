@@ -334,11 +334,16 @@ def dropout_forward(x, p, *, random_state=None, training=True):
     _check_probability(p)
     if not training or p == 0:
         return x, None
-    rng = np.random.default_rng(random_state)
-    keep = rng.random(x.shape, dtype=np.float32) >= p
-    mask = keep.astype(x.dtype)
-    mask *= x.dtype.type(1 / (1 - p))
+    mask = _dropout_mask(x.shape, p, np.random.default_rng(random_state), x.dtype)
     return x * mask, mask
+
+
+def _dropout_mask(shape, p, rng, dtype):
+    """Inverted-dropout mask: 0 with probability ``p``, else ``1 / (1 - p)``."""
+    keep = rng.random(shape, dtype=np.float32) >= p
+    mask = keep.astype(dtype)
+    mask *= mask.dtype.type(1 / (1 - p))
+    return mask
 
 
 def dropout_backward(dout, cache):

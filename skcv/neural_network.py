@@ -16,13 +16,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._loop import _SGDState, _Trainable
 from ._minibatch import _MinibatchClassifier
 from ._optim import _make_optimizer
+from ._workers import _n_training_threads, _run_tasks
 from .layers import (
     _bias_relu_kernel,
+    _dropout_mask,
     _relu_backward_bias_kernel,
     batchnorm_backward,
     batchnorm_forward,
     dropout_backward,
-    dropout_forward,
     tanh_backward,
 )
 from .losses import _KERNELS
@@ -37,6 +38,10 @@ _BN_MOMENTUM = 0.9
 _BN_EPS = 1e-5
 # Rows of the training data from which the input offset and scale are taken.
 _SCALE_ROWS = 2000
+# Multiply-adds of one pass through the weights (rows x weights) below which
+# a part of a batch is not worth a thread of its own: handing it over costs
+# some 20 microseconds.
+_MIN_PART_WORK = 1_000_000
 
 
 @njit(cache=True, nogil=True)
@@ -130,7 +135,10 @@ class _Network(_Trainable):
         self.batch_norm = batch_norm
         self.offset, self.scale = offset, scale
         self.dropout_rng = dropout_rng
+        # BLAS runs single-threaded; the batch's rows are split between up to
+        # n_threads threads instead (see skcv._workers).
         self.blas_threads = 1
+        self.n_threads = 1
         n_layers = len(self.layer_sizes) - 1
         pairs = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
         # Weights in one flat array, everything else in another: the L2
@@ -139,18 +147,13 @@ class _Network(_Trainable):
         r_shapes = [(n_out,) for _, n_out in pairs]
         if batch_norm:
             r_shapes += [(n,) for n in self.layer_sizes[1:-1] for _ in range(2)]
-        self.params, self.grads, views, grad_views = [], [], [], []
-        for shapes in (w_shapes, r_shapes):
-            flat = np.zeros(sum(int(np.prod(s)) for s in shapes), self.dtype)
-            grad = np.zeros_like(flat)
-            self.params.append(flat)
-            self.grads.append(grad)
-            start = 0
-            for s in shapes:
-                size = int(np.prod(s))
-                views.append(flat[start : start + size].reshape(s))
-                grad_views.append(grad[start : start + size].reshape(s))
-                start += size
+        self._shapes = (w_shapes, r_shapes)
+        self.params = [
+            np.zeros(sum(int(np.prod(s)) for s in shapes), self.dtype)
+            for shapes in self._shapes
+        ]
+        self.grads = [np.zeros_like(flat) for flat in self.params]
+        views, grad_views = self._views(self.params), self._views(self.grads)
         self.l2 = [float(alpha), 0.0]
         self.W, self.dW = views[:n_layers], grad_views[:n_layers]
         self.b = views[n_layers : 2 * n_layers]
@@ -160,6 +163,17 @@ class _Network(_Trainable):
         self.dgamma, self.dbeta = bn_grads[0::2], bn_grads[1::2]
         self.running_mean = [np.zeros(n, self.dtype) for n in self.gamma_sizes()]
         self.running_var = [np.ones(n, self.dtype) for n in self.gamma_sizes()]
+
+    def _views(self, flats):
+        """Per-layer views into flat arrays laid out like ``params``."""
+        views = []
+        for flat, shapes in zip(flats, self._shapes):
+            start = 0
+            for s in shapes:
+                size = int(np.prod(s))
+                views.append(flat[start : start + size].reshape(s))
+                start += size
+        return views
 
     def gamma_sizes(self):
         return list(self.layer_sizes[1:-1]) if self.batch_norm else []
@@ -206,53 +220,111 @@ class _Network(_Trainable):
     # ----------------------------------------------------------- training
 
     def start(self, batch_size, rng):
-        dt = self.dtype
-        self.Xs = np.empty((batch_size, self.layer_sizes[0]), dt)
-        self.Z = [np.empty((batch_size, n), dt) for n in self.layer_sizes[1:-1]]
-        self.dA = [np.empty((batch_size, n), dt) for n in self.layer_sizes[1:-1]]
-        self.S = np.empty(self.layer_sizes[-1] * batch_size, dt)
+        # Every part has room for a whole batch: a smaller last batch may be
+        # split into fewer, larger parts (or not at all).
+        self.parts = [
+            _Part(self, batch_size, own_grads=i > 0)
+            for i in range(self._n_parts(batch_size))
+        ]
+        self.Xs = self.parts[0].Xs
+
+    def _n_parts(self, m):
+        """Parts into which a batch of ``m`` rows is split, one per thread."""
+        if self.n_threads == 1 or self.batch_norm:
+            # Batch norm needs the statistics of the whole batch.
+            return 1
+        n_weights = sum(W.size for W in self.W)
+        min_rows = max(16, -(-_MIN_PART_WORK // n_weights))
+        return max(1, min(self.n_threads, m // min_rows))
 
     def gather(self, X, idx, out):
-        """The batch's rows, standardised into the network's own buffer."""
+        """The batch's rows, standardised into the network's own buffer.
+
+        When the batch is split between threads, each part gathers its own
+        rows, and this returns the rows to gather.
+        """
         if isinstance(idx, slice):
             idx = np.arange(idx.start, idx.stop)
-        Xs = self.Xs[: len(idx)]
+        if len(self.parts) > 1:
+            return _Rows(X, idx)
+        return self._gather_part(X, idx, self.parts[0])
+
+    def _gather_part(self, X, idx, part):
+        Xs = part.Xs[: len(idx)]
         t = self.dtype.type
         _gather_standardise_kernel(X, idx, t(self.offset), t(self.scale), Xs)
         return Xs
 
     def loss_and_grad(self, Xs, y, coef):
+        m = len(y)
+        masks = None
+        if self.dropout:
+            # Drawn here, in one order, so that the masks are the same
+            # whatever the number of threads.
+            rng = np.random.default_rng(self.dropout_rng)
+            masks = [
+                _dropout_mask((m, n), self.dropout, rng, self.dtype)
+                for n in self.layer_sizes[1:-1]
+            ]
+        n_parts = min(len(self.parts), self._n_parts(m))
+        if n_parts == 1:
+            if isinstance(Xs, _Rows):
+                Xs = self._gather_part(Xs.X, Xs.idx, self.parts[0])
+            return self._part_loss_and_grad(self.parts[0], Xs, y, coef, masks)
+        bounds = [m * i // n_parts for i in range(n_parts + 1)]
+        losses = [0.0] * n_parts
+
+        def task(i):
+            lo, hi = bounds[i], bounds[i + 1]
+            part = self.parts[i]
+            if isinstance(Xs, _Rows):
+                X_part = self._gather_part(Xs.X, Xs.idx[lo:hi], part)
+            else:
+                X_part = Xs[lo:hi]
+            losses[i] = self._part_loss_and_grad(
+                part,
+                X_part,
+                y[lo:hi],
+                coef if np.ndim(coef) == 0 else coef[lo:hi],
+                None if masks is None else [mask[lo:hi] for mask in masks],
+            )
+
+        _run_tasks([lambda i=i: task(i) for i in range(n_parts)])
+        # The parts' gradients are sums over their rows: their sum is the
+        # batch's, in a fixed order whatever thread finished first.
+        for part in self.parts[1:n_parts]:
+            for grad, part_grad in zip(self.grads, part.grads):
+                grad += part_grad
+        return sum(losses)
+
+    def _part_loss_and_grad(self, part, Xs, y, coef, masks):
+        """Loss of the rows ``Xs``; their gradients into ``part``'s buffers."""
         m = Xs.shape[0]
-        n_hidden = len(self.Z)
-        inputs, masks, bn_caches = [Xs], [], []
+        n_hidden = len(self.layer_sizes) - 2
+        inputs, bn_caches = [Xs], []
         A = Xs
         for i in range(n_hidden):
-            Z = np.matmul(A, self.W[i], out=self.Z[i][:m])
+            Z = np.matmul(A, self.W[i], out=part.Z[i][:m])
             bn_caches.append(
                 _hidden_forward(Z, self.b[i], self.activation, self.bn(i), True)
             )
-            A = Z
-            if self.dropout:
-                A, mask = dropout_forward(
-                    Z, self.dropout, random_state=self.dropout_rng
-                )
-                masks.append(mask)
+            A = Z if masks is None else Z * masks[i]
             inputs.append(A)
-        S = self.S[: self.layer_sizes[-1] * m].reshape(-1, m)
+        S = part.S[: self.layer_sizes[-1] * m].reshape(-1, m)
         np.matmul(self.W[-1].T, A.T, out=S)
         S += self.b[-1][:, None]
         loss = self.kernel(S, y, coef, **self.kernel_kwargs)
         # Backward: S now holds d loss / d scores, class-major.
-        np.matmul(A.T, S.T, out=self.dW[-1])
-        S.sum(axis=1, out=self.db[-1])
+        np.matmul(A.T, S.T, out=part.dW[-1])
+        S.sum(axis=1, out=part.db[-1])
         if n_hidden:
-            dA = np.matmul(S.T, self.W[-1].T, out=self.dA[-1][:m])
+            dA = np.matmul(S.T, self.W[-1].T, out=part.dA[-1][:m])
         for i in reversed(range(n_hidden)):
-            if self.dropout:
+            if masks is not None:
                 dA = dropout_backward(dA, masks[i])
-            Z = self.Z[i][:m]
+            Z = part.Z[i][:m]
             if self.activation == "relu" and not self.batch_norm:
-                _relu_backward_bias_kernel(dA, Z, self.db[i])
+                _relu_backward_bias_kernel(dA, Z, part.db[i])
             else:
                 if self.activation == "relu":
                     dA *= Z > 0
@@ -262,12 +334,12 @@ class _Network(_Trainable):
                     dA, dgamma, dbeta = batchnorm_backward(dA, bn_caches[i])
                     np.copyto(self.dgamma[i], dgamma)
                     np.copyto(self.dbeta[i], dbeta)
-                    self.db[i].fill(0)
+                    part.db[i].fill(0)
                 else:
-                    dA.sum(axis=0, out=self.db[i])
-            np.matmul(inputs[i].T, dA, out=self.dW[i])
+                    dA.sum(axis=0, out=part.db[i])
+            np.matmul(inputs[i].T, dA, out=part.dW[i])
             if i > 0:
-                dA = np.matmul(dA, self.W[i].T, out=self.dA[i - 1][:m])
+                dA = np.matmul(dA, self.W[i].T, out=part.dA[i - 1][:m])
         return loss
 
     def penalty(self):
@@ -287,6 +359,36 @@ class _Network(_Trainable):
     def score(self, X, y, sample_weight):
         hit = self.scores(X).argmax(axis=1) == y
         return float(np.average(hit, weights=sample_weight))
+
+
+class _Rows:
+    """Rows ``idx`` of ``X``, to be gathered by the parts of a split batch."""
+
+    def __init__(self, X, idx):
+        self.X, self.idx = X, idx
+
+
+class _Part:
+    """Buffers of the rows of a batch that one thread computes.
+
+    The first part writes its gradients into the network's own; the others
+    into arrays of their own, which the network then adds up.
+    """
+
+    def __init__(self, net, rows, *, own_grads):
+        dt = net.dtype
+        sizes = net.layer_sizes
+        self.Xs = np.empty((rows, sizes[0]), dt)
+        self.Z = [np.empty((rows, n), dt) for n in sizes[1:-1]]
+        self.dA = [np.empty((rows, n), dt) for n in sizes[1:-1]]
+        self.S = np.empty(sizes[-1] * rows, dt)
+        n_layers = len(sizes) - 1
+        if own_grads:
+            self.grads = [np.zeros_like(g) for g in net.grads]
+            views = net._views(self.grads)
+            self.dW, self.db = views[:n_layers], views[n_layers : 2 * n_layers]
+        else:
+            self.grads, self.dW, self.db = net.grads, net.dW, net.db
 
 
 class NeuralNet(_MinibatchClassifier):
@@ -415,6 +517,14 @@ class NeuralNet(_MinibatchClassifier):
     standardised, and Adam's fixed step size suits all of them. The scaling
     is folded into ``coefs_[0]`` and ``intercepts_[0]``, which act on the raw
     input.
+
+    Each batch's rows are split between as many threads as BLAS may use
+    (the limit of ``threadpoolctl.threadpool_limits``, ``OMP_NUM_THREADS`` or
+    ``OPENBLAS_NUM_THREADS``; one thread when ``fit`` runs outside the main
+    thread, and with ``batch_norm``), each calling single-threaded BLAS.
+    Fits at a given thread count are bit-identical; across counts the
+    gradients are summed in a different order, which changes the weights by
+    float32 rounding only.
 
     If the loss or the weights diverge, ``fit`` raises a ``ValueError`` and
     keeps the weights of the last finished epoch; an interrupt (Ctrl-C)
@@ -612,6 +722,7 @@ class NeuralNet(_MinibatchClassifier):
     def _trainable(self, X, sample_weight):
         net = self._network()
         net.load(self.coefs_, self.intercepts_, self._bn_params)
+        net.n_threads = _n_training_threads()
         return net
 
     def _publish(self, net):

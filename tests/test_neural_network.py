@@ -1,6 +1,9 @@
 """NeuralNet: the whole objective against numerical gradients, and its behaviour."""
 
+import itertools
 import pickle
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -12,8 +15,16 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
-from skcv import AugmentedClassifier, ImageAugmenter, NeuralNet, PixelFlatten
+from skcv import (
+    AugmentedClassifier,
+    ImageAugmenter,
+    NeuralNet,
+    PixelFlatten,
+    neural_network,
+)
+from skcv._workers import _n_training_threads, _run_tasks
 from skcv.gradcheck import check_gradient
 from skcv.neural_network import _Network
 
@@ -296,3 +307,160 @@ def test_pickle_round_trip_and_continue(digits):
     clf.partial_fit(X, y)
     copy.partial_fit(X, y)
     assert_array_equal(copy.coefs_[0], clf.coefs_[0])
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_batch_split_between_threads_gives_the_same_gradient(
+    monkeypatch, dropout, weighted
+):
+    """Parts of a batch on 2 or 3 threads add up to the whole batch's gradient."""
+    monkeypatch.setattr(neural_network, "_MIN_PART_WORK", 0)
+    rng = np.random.RandomState(0)
+    m = 50
+    X, y = rng.normal(2.0, 3.0, size=(m + 7, 6)), rng.randint(0, 3, m + 7)
+    idx = np.sort(rng.choice(m + 7, m, replace=False))
+    coef = rng.uniform(0, 2 / m, m) if weighted else np.float64(1 / m)
+    params = [rng.normal(size=30 + 20 + 12), rng.normal(size=5 + 4 + 3)]
+    results = {}
+    for n_threads in (1, 2, 3):
+        net = _Network(
+            [6, 5, 4, 3],
+            np.float64,
+            activation="relu",
+            loss="softmax",
+            alpha=0.1,
+            dropout=dropout,
+            batch_norm=False,
+            offset=2.0,
+            scale=1 / 3,
+            dropout_rng=np.random.default_rng(5),
+        )
+        for p, value in zip(net.params, params):
+            p[...] = value
+        net.n_threads = n_threads
+        net.start(m, rng)
+        assert len(net.parts) == n_threads
+        # A whole batch, then smaller ones (the last of an epoch) that are
+        # split into fewer, larger parts than the first.
+        for rows in (m, 40, 20):
+            c = coef if np.ndim(coef) == 0 else coef[:rows]
+            loss = net.loss_and_grad(net.gather(X, idx[:rows], None), y[idx[:rows]], c)
+            results[n_threads, rows] = loss, [g.copy() for g in net.grads]
+    for n_threads, rows in itertools.product((2, 3), (m, 40, 20)):
+        loss, grads = results[n_threads, rows]
+        assert loss == pytest.approx(results[1, rows][0], rel=1e-12)
+        for g, g1 in zip(grads, results[1, rows][1]):
+            assert_allclose(g, g1, rtol=1e-10, atol=1e-12)
+
+
+def _large_problem():
+    # Large enough that a batch of 200 is split in two (see _MIN_PART_WORK).
+    rng = np.random.RandomState(0)
+    centres = rng.normal(size=(5, 300))
+    y = rng.randint(0, 5, 1000)
+    X = (centres[y] + 2 * rng.normal(size=(1000, 300))).astype(np.float32)
+    return X, y
+
+
+def test_threads_follow_the_blas_limit(monkeypatch):
+    """As many parts per batch as BLAS may use threads, reproducible, and close."""
+    X, y = _large_problem()
+    sizes = []
+    real = neural_network._run_tasks
+
+    def counting(tasks):
+        sizes.append(len(tasks))
+        real(tasks)
+
+    monkeypatch.setattr(neural_network, "_run_tasks", counting)
+    coefs = {}
+    for limit in (1, 2, 2):
+        sizes.clear()
+        with threadpool_limits(limits=limit, user_api="blas"):
+            clf = NeuralNet(max_iter=2, random_state=0).fit(X, y)
+        assert set(sizes) == (set() if limit == 1 else {2})
+        if limit in coefs:  # bit-identical refit at the same thread count
+            for W, W_old in zip(clf.coefs_, coefs[limit]):
+                assert_array_equal(W, W_old)
+        coefs[limit] = clf.coefs_
+    # The same batches and masks: only the summation order differs.
+    for W1, W2 in zip(coefs[1], coefs[2]):
+        assert_allclose(W1, W2, rtol=1e-3, atol=1e-4)
+
+
+def test_fits_in_other_threads_use_one_thread(monkeypatch):
+    X, y = _large_problem()
+    sizes = []
+    monkeypatch.setattr(neural_network, "_run_tasks", lambda t: sizes.append(t))
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert _n_training_threads() == 2
+        thread = threading.Thread(
+            target=lambda: NeuralNet(max_iter=1, random_state=0).fit(X, y)
+        )
+        thread.start()
+        thread.join()
+    assert sizes == []
+
+
+def test_worker_errors_reach_the_caller_after_every_part_finished():
+    finished = []
+
+    def slow():
+        time.sleep(0.05)
+        finished.append("slow")
+
+    def failing():
+        raise ZeroDivisionError("in a worker")
+
+    with pytest.raises(ZeroDivisionError, match="in a worker"):
+        _run_tasks([slow, failing])
+    assert finished == ["slow"]
+    with pytest.raises(KeyError):
+        _run_tasks([lambda: {}["x"], slow])
+    assert finished == ["slow", "slow"]
+    # The pool still works afterwards.
+    out = []
+    _run_tasks([lambda: out.append(1), lambda: out.append(2), lambda: out.append(3)])
+    assert sorted(out) == [1, 2, 3]
+
+
+def test_interrupt_during_a_split_batch_keeps_the_last_finished_epoch(monkeypatch):
+    X, y = _large_problem()  # 5 batches per epoch, each in 2 parts
+    part = _Network._part_loss_and_grad
+    calls = []
+
+    def interrupted(self, *args):
+        if threading.current_thread() is threading.main_thread():
+            calls.append(1)
+            if len(calls) == 2 * 5 + 3:  # inside the third epoch
+                raise KeyboardInterrupt
+        return part(self, *args)
+
+    monkeypatch.setattr(_Network, "_part_loss_and_grad", interrupted)
+    with threadpool_limits(limits=2, user_api="blas"):
+        clf = NeuralNet(max_iter=10, random_state=0)
+        with pytest.raises(KeyboardInterrupt):
+            clf.fit(X, y)
+        monkeypatch.undo()
+        two_epochs = NeuralNet(max_iter=2, random_state=0).fit(X, y)
+    assert clf.n_iter_ == 2
+    for W, W2 in zip(
+        clf.coefs_ + clf.intercepts_, two_epochs.coefs_ + two_epochs.intercepts_
+    ):
+        assert_array_equal(W, W2)
+
+
+def test_an_interrupted_caller_waits_for_the_workers():
+    finished = []
+
+    def slow():
+        time.sleep(0.05)
+        finished.append("slow")
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run_tasks([interrupted, slow])
+    assert finished == ["slow"]
