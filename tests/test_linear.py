@@ -178,12 +178,14 @@ def test_warm_start_starts_from_the_previous_weights():
         clf.fit(X[:, :3], y)
 
 
-def test_convergence_warning_and_tol_stopping():
+def test_convergence_warning_and_tol_stopping(monkeypatch):
     X, y = _blobs()
     with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
         SoftmaxLinear(max_iter=2).fit(X, y)
     # a tolerance nothing can meet: the first epoch improves on +inf, the next
-    # n_iter_no_change + 1 do not, and fit stops without warning
+    # n_iter_no_change + 1 do not, and fit stops without warning (here
+    # without the minimum of updates, which tests/test_linear_defaults.py pins)
+    monkeypatch.setattr(SoftmaxLinear, "_min_updates", 0)
     clf = SoftmaxLinear(tol=1e3, n_iter_no_change=4)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
@@ -428,7 +430,10 @@ def test_bad_prediction_input_is_named():
         SoftmaxLinear(learning_rate="optimal").fit(X, y)
 
 
-def test_messages_show_labels_as_plain_values_and_end_sentences(capsys):
+def test_messages_show_labels_as_plain_values_and_end_sentences(capsys, monkeypatch):
+    # The adaptive schedule lowers the rate within 3 epochs only without the
+    # minimum of updates before stopping.
+    monkeypatch.setattr(SoftmaxLinear, "_min_updates", 0)
     X = np.random.default_rng(0).normal(size=(10, 3))
     # 0, as scikit-learn prints it, not np.int64(0)
     with pytest.raises(ValueError, match=r"got 1 class: 0\.$"):
