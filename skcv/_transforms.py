@@ -18,6 +18,8 @@ from contextlib import contextmanager
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 from ._threading import _kernel_launch
 
@@ -467,6 +469,33 @@ def _bilinear_fixed_rgb(img, maps, k, offset, reflect, dst):
 # identical. Measured on 10,000 CIFAR-10 images, one thread: 1.5-1.8x less
 # CPU time than _bilinear_fixed_rgb (see benchmarks/RESULTS.md).
 _FRAME_CONSTANT = 2
+
+
+@intrinsic
+def _mul32(typingctx, a, b):
+    """int32 product that stays int32 (numba widens ``int32 * int32`` to int64).
+
+    In int64 LLVM vectorises the weighted sums four lanes wide instead of
+    eight; the framed path's sums took 1.7x longer.
+    """
+    if a != types.int32 or b != types.int32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.mul(args[0], args[1])
+
+    return types.int32(types.int32, types.int32), codegen
+
+
+@numba.njit(inline="always")
+def _dot4(w00, w01, w10, w11, a, b, c, d):
+    """``w00 * a + w01 * b + w10 * c + w11 * d`` in int32 (no overflow here)."""
+    i32 = np.int32
+    return i32(
+        i32(_mul32(w00, a) + _mul32(w01, b)) + i32(_mul32(w10, c) + _mul32(w11, d))
+    )
+
+
 # Images per block of the parallel loop of _warp_kernel.
 _CHUNK_IMAGES = 64
 
@@ -502,10 +531,13 @@ def _pack_rgb_framed(img, frame, reflect, packed, pairs):
             for b in range(pw):
                 packed[a * pw + b] = packed[top + b]
                 packed[(frame + height + a) * pw + b] = packed[bottom + b]
-    # Under a zero border the frame stays as allocated (zeros).
-    shift = np.int64(32)
+    # Under a zero border the frame stays as allocated (zeros). Each packed
+    # pixel is followed by its right neighbour, so that one 64-bit load reads
+    # both (whatever the byte order: the pair is only copied as a whole).
+    one = np.uint64(1)
     for q in range(np.uint64(ph * pw - 1)):
-        pairs[q] = np.int64(packed[q]) | (np.int64(packed[q + np.uint64(1)]) << shift)
+        pairs[2 * q] = packed[q]
+        pairs[2 * q + one] = packed[q + one]
 
 
 @numba.njit(inline="always")
@@ -542,51 +574,58 @@ def _bilinear_fixed_rgb_framed(img, maps, k, offset, frame, reflect, dst, scratc
         row = slice(i * width, (i + 1) * width)
         wy, wx, idx = weight_y[row], weight_x[row], index[row]
         for j in range(width):
-            yj = i32(y32 + i32(j) * sy)
-            xj = i32(x32 + i32(j) * sx)
+            yj = i32(y32 + _mul32(i32(j), sy))
+            xj = i32(x32 + _mul32(i32(j), sx))
             wy[j] = i32(yj >> weight_shift) & weight_mask
             wx[j] = i32(xj >> weight_shift) & weight_mask
             yi = min(max(i32(yj >> coord_bits), zero), last_y)
             xi = min(max(i32(xj >> coord_bits), zero), last_x)
-            idx[j] = i32(yi * pw32 + xi)
+            idx[j] = i32(_mul32(yi, pw32) + xi)
 
+    both = pairs.view(np.int64)
     for q in range(n):
         b = index[q]
-        top[q] = pairs[b]
-        bottom[q] = pairs[b + pw]
+        top[q] = both[b]
+        bottom[q] = both[b + pw]
 
     unit2 = i32(1 << (2 * _WEIGHT_BITS))
     half = i32(1 << (2 * _WEIGHT_BITS - 1))
     wbits, sh = i32(_WEIGHT_BITS), i32(2 * _WEIGHT_BITS)
-    low = np.int64((1 << 30) - 1)
     m, s10, s20 = i32(1023), i32(10), i32(20)
+    top32, bottom32 = top.view(np.int32), bottom.view(np.int32)
     for q in range(n):
         fy, fx = weight_y[q], weight_x[q]
-        t, u = top[q], bottom[q]
-        p00, p01 = i32(t & low), i32(t >> np.int64(32))
-        p10, p11 = i32(u & low), i32(u >> np.int64(32))
+        p00, p01 = top32[2 * q], top32[2 * q + 1]
+        p10, p11 = bottom32[2 * q], bottom32[2 * q + 1]
         # The weights of _bilinear_fixed_rgb, out of 2**(2 * _WEIGHT_BITS).
-        w11 = i32(fy * fx)
+        w11 = _mul32(fy, fx)
         w10 = i32((fy << wbits) - w11)
         w01 = i32((fx << wbits) - w11)
         w00 = i32(unit2 - w10 - w01 - w11)
-        red = i32(
-            w00 * (p00 & m) + w01 * (p01 & m) + w10 * (p10 & m) + w11 * (p11 & m) + half
+        red = _dot4(
+            w00, w01, w10, w11, i32(p00 & m), i32(p01 & m), i32(p10 & m), i32(p11 & m)
         )
-        green = i32(
-            w00 * ((p00 >> s10) & m)
-            + w01 * ((p01 >> s10) & m)
-            + w10 * ((p10 >> s10) & m)
-            + w11 * ((p11 >> s10) & m)
-            + half
+        green = _dot4(
+            w00,
+            w01,
+            w10,
+            w11,
+            i32((p00 >> s10) & m),
+            i32((p01 >> s10) & m),
+            i32((p10 >> s10) & m),
+            i32((p11 >> s10) & m),
         )
-        blue = i32(
-            w00 * (p00 >> s20)
-            + w01 * (p01 >> s20)
-            + w10 * (p10 >> s20)
-            + w11 * (p11 >> s20)
-            + half
+        blue = _dot4(
+            w00,
+            w01,
+            w10,
+            w11,
+            i32(p00 >> s20),
+            i32(p01 >> s20),
+            i32(p10 >> s20),
+            i32(p11 >> s20),
         )
+        red, green, blue = i32(red + half), i32(green + half), i32(blue + half)
         out[3 * q] = red >> sh
         out[3 * q + 1] = green >> sh
         out[3 * q + 2] = blue >> sh
@@ -599,7 +638,7 @@ def _rgb_scratch(height, width, frame):
     n = height * width
     return (
         np.zeros(framed, np.int32),
-        np.zeros(framed, np.int64),
+        np.zeros(2 * framed, np.int32),
         np.empty(n, np.int32),
         np.empty(n, np.int32),
         np.empty(n, np.int32),
