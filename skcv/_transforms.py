@@ -647,42 +647,77 @@ def _rgb_scratch(height, width, frame):
     )
 
 
+@intrinsic
+def _next_block(typingctx, counter):
+    """Atomically add one to ``counter[0]`` and return its previous value.
+
+    numba's workqueue threading layer splits a parallel loop evenly between
+    its threads, whatever the chunk size; a shared counter lets every thread
+    take the next block of images as soon as it is free instead.
+    """
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        one = context.get_constant(types.int64, 1)
+        return builder.atomic_rmw("add", array.data, one, "monotonic")
+
+    return types.int64(counter), codegen
+
+
 @numba.njit(parallel=True, nogil=True, cache=True, fastmath=True)
 def _warp_kernel(
-    src, sources, maps, integral, reflect, round_out, fixed, offset, frame, out
+    src,
+    sources,
+    maps,
+    integral,
+    reflect,
+    round_out,
+    fixed,
+    offset,
+    frame,
+    n_workers,
+    out,
 ):
     # Integer output is rounded: values are non-negative (uint8), so adding
     # one half before the truncating store rounds to nearest.
     half = 0.5 if round_out else 0.0
     n_images, height, width = out.shape[0], out.shape[1], out.shape[2]
-    # Blocks of _CHUNK_IMAGES images, handed out one at a time (warp sets the
-    # chunk size to 1): each block allocates its scratch buffers once, and a
-    # thread slowed down by another process takes fewer blocks instead of
-    # holding up the others. Every output image depends on its own map only,
-    # so the result is the same for any number of threads.
+    # One task per thread; each takes blocks of _CHUNK_IMAGES images from a
+    # shared counter until none is left. A thread that wakes late or is
+    # slowed down by another process then does fewer blocks instead of
+    # holding up the call (a static split made 2 threads barely faster than
+    # 1 on a loaded machine). Each task allocates its scratch buffers once.
+    # Every output image depends on its own map only, so the result is the
+    # same for any number of threads and any order of the blocks.
     n_blocks = (n_images + _CHUNK_IMAGES - 1) // _CHUNK_IMAGES
     framed_rgb = fixed and frame > 0 and src.shape[3] == 3
-    for block in numba.prange(n_blocks):
+    counter = np.zeros(1, np.int64)
+    for _worker in numba.prange(n_workers):
         scratch = _rgb_scratch(height, width, frame if framed_rgb else 0)
-        stop = min((block + 1) * _CHUNK_IMAGES, n_images)
-        for k in range(block * _CHUNK_IMAGES, stop):
-            img = src[sources[k]]
-            if integral[k]:
-                _copy_integral(img, maps, k, reflect, out[k])
-            elif framed_rgb:
-                _bilinear_fixed_rgb_framed(
-                    img, maps, k, offset, frame, reflect, out[k], scratch
-                )
-            elif fixed and src.shape[3] == 1:
-                _bilinear_fixed_grey(img, maps, k, offset, reflect, out[k])
-            elif fixed and src.shape[3] == 3:
-                _bilinear_fixed_rgb(img, maps, k, offset, reflect, out[k])
-            elif fixed:
-                _bilinear_fixed(img, maps, k, offset, reflect, out[k])
-            elif src.shape[3] == 1:
-                _bilinear_grey(img, maps, k, offset, reflect, half, out[k])
-            else:
-                _bilinear(img, maps, k, offset, reflect, half, out[k])
+        block = _next_block(counter)
+        while block < n_blocks:
+            stop = min((block + 1) * _CHUNK_IMAGES, n_images)
+            for k in range(block * _CHUNK_IMAGES, stop):
+                img = src[sources[k]]
+                if integral[k]:
+                    _copy_integral(img, maps, k, reflect, out[k])
+                elif framed_rgb:
+                    _bilinear_fixed_rgb_framed(
+                        img, maps, k, offset, frame, reflect, out[k], scratch
+                    )
+                elif fixed and src.shape[3] == 1:
+                    _bilinear_fixed_grey(img, maps, k, offset, reflect, out[k])
+                elif fixed and src.shape[3] == 3:
+                    _bilinear_fixed_rgb(img, maps, k, offset, reflect, out[k])
+                elif fixed:
+                    _bilinear_fixed(img, maps, k, offset, reflect, out[k])
+                elif src.shape[3] == 1:
+                    _bilinear_grey(img, maps, k, offset, reflect, half, out[k])
+                else:
+                    _bilinear(img, maps, k, offset, reflect, half, out[k])
+            block = _next_block(counter)
     return out
 
 
@@ -791,11 +826,9 @@ def warp(images, maps, *, sources=None, pad_mode="constant"):
     if out.size < _PARALLEL_MIN_VALUES:
         # Waking a second thread costs more than it would save.
         n_threads = 1
-    with (
-        _kernel_launch(),
-        _numba_threads(n_threads),
-        numba.parallel_chunksize(1),
-    ):
+    n_blocks = -(-len(out) // _CHUNK_IMAGES)
+    n_threads = max(1, min(n_threads, n_blocks))
+    with _kernel_launch(), _numba_threads(n_threads):
         _warp_kernel(
             src,
             sources,
@@ -806,6 +839,7 @@ def warp(images, maps, *, sources=None, pad_mode="constant"):
             work_dtype == np.uint8,
             offset,
             frame,
+            n_threads,
             out,
         )
     out = saturate_cast(out, images.dtype)

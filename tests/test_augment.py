@@ -568,3 +568,26 @@ def test_uint8_agrees_with_opencv(shape):
         # OpenCV keeps 5 fractional bits of a coordinate, skcv 11: most values
         # still coincide.
         assert np.mean(mine == theirs) > 0.9
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (6, 5, 3)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
+def test_warp_is_the_same_on_any_number_of_threads(shape, dtype):
+    # Threads take blocks of images from a shared counter, in any order.
+    import numba
+
+    rng = np.random.default_rng(6)
+    X = rng.integers(0, 256, size=(700, *shape)).astype(dtype)
+    maps = _random_maps(rng, 1500, shape, 2)
+    sources = rng.integers(0, len(X), size=len(maps))
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = warp(X, maps, sources=sources)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = warp(X, maps, sources=sources)
+    finally:
+        numba.set_num_threads(previous)
+    np.testing.assert_array_equal(one, many)
+    # Each image is its own source's warp, wherever its block ran.
+    np.testing.assert_array_equal(many, warp(X[sources], maps))
