@@ -591,3 +591,19 @@ def test_warp_is_the_same_on_any_number_of_threads(shape, dtype):
     np.testing.assert_array_equal(one, many)
     # Each image is its own source's warp, wherever its block ran.
     np.testing.assert_array_equal(many, warp(X[sources], maps))
+
+
+def test_maps_far_outside_the_image_still_resample_within_one_grey_level():
+    # A mirrored border reached 300 pixels away would need a frame of 48 times
+    # the image: such batches take the per-pixel path.
+    import skcv._transforms as transforms
+
+    rng = np.random.default_rng(7)
+    X = rng.integers(0, 256, size=(6, 16, 16, 3), dtype=np.uint8)
+    maps = affine_maps(
+        6, X.shape[1:], shift=np.full((6, 2), 300), angle=np.full(6, 5.0)
+    )
+    assert transforms._rgb_frame(X.shape, maps, 400, "reflect") == 0
+    out = warp(X, maps, pad_mode="reflect")
+    exact = np.rint(warp(X.astype(np.float64), maps, pad_mode="reflect"))
+    assert np.abs(out - exact).max() <= 1
