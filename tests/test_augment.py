@@ -488,3 +488,122 @@ def test_pandas_input_comes_back_as_pandas_with_a_fresh_index():
     assert len(X_new) == 12
     np.testing.assert_array_equal(y_new, y.to_numpy()[aug.sample_indices_])
     np.testing.assert_array_equal(X_new.to_numpy()[:4], X.to_numpy())
+
+
+def _random_maps(rng, n, shape, scale):
+    """Flips, shifts up to ``scale``, any rotation, and some arbitrary maps."""
+    maps = affine_maps(
+        n,
+        shape,
+        flip=rng.random(n) < 0.5,
+        shift=rng.integers(-scale, scale + 1, size=(n, 2)),
+        angle=rng.uniform(-180, 180, n),
+    )
+    maps[::5] += rng.normal(0, 0.3, size=maps[::5].shape)
+    return maps
+
+
+@pytest.mark.parametrize("shape", [(32, 32, 3), (5, 7, 3), (1, 6, 3), (9, 1, 3)])
+@pytest.mark.parametrize("scale", [1, 4, 40])
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect"])
+def test_framed_rgb_path_equals_the_per_pixel_path(monkeypatch, shape, scale, pad_mode):
+    # uint8 RGB images take a vectorised path through a framed copy of the
+    # image; it must give the very integers of the per-pixel fixed-point code,
+    # at the border too (shifts far outside the image included).
+    import skcv._transforms as transforms
+
+    rng = np.random.default_rng(scale)
+    X = rng.integers(0, 256, size=(150, *shape), dtype=np.uint8)
+    maps = _random_maps(rng, len(X), shape, scale)
+    sources = rng.integers(0, len(X), size=200)
+    assert transforms._rgb_frame((len(X), *shape), maps, 1, pad_mode) > 0
+    framed = warp(X, maps[sources], sources=sources, pad_mode=pad_mode)
+    monkeypatch.setattr(transforms, "_FRAMED_RGB", False)
+    per_pixel = warp(X, maps[sources], sources=sources, pad_mode=pad_mode)
+    np.testing.assert_array_equal(framed, per_pixel)
+
+
+@pytest.mark.parametrize("shape", [(12, 10), (12, 10, 1), (12, 10, 2), (12, 10, 3)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64, np.int16])
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect"])
+def test_every_dtype_and_channel_count_matches_the_float64_result(
+    shape, dtype, pad_mode
+):
+    rng = np.random.default_rng(4)
+    X = rng.integers(0, 256, size=(30, *shape)).astype(dtype)
+    maps = _random_maps(rng, len(X), shape, 3)
+    out = warp(X, maps, pad_mode=pad_mode)
+    exact = warp(X.astype(np.float64), maps, pad_mode=pad_mode)
+    assert out.dtype == dtype
+    if np.dtype(dtype).kind == "f":
+        np.testing.assert_allclose(out, exact, rtol=1e-5, atol=1e-3)
+    else:
+        # uint8 in fixed point: one grey level at most from the rounded value.
+        tolerance = 1 if dtype == np.uint8 else 0
+        assert np.abs(out - np.rint(exact)).max() <= tolerance
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (32, 32, 3)])
+def test_uint8_agrees_with_opencv(shape):
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(5)
+    X = rng.integers(0, 256, size=(50, *shape), dtype=np.uint8)
+    X = ndi.uniform_filter(X, size=(1, 3, 3, 1)[: X.ndim])  # some smooth content
+    maps = affine_maps(
+        len(X),
+        shape,
+        flip=rng.random(len(X)) < 0.5,
+        shift=rng.integers(-2, 3, size=(len(X), 2)),
+        angle=rng.uniform(-10, 10, len(X)),
+    )
+    ours = warp(X, maps)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    for image, m, mine in zip(X, maps, ours):
+        # cv2 takes the inverse map in (x, y) order.
+        matrix = np.array([[m[4], m[3], m[5]], [m[1], m[0], m[2]]])
+        theirs = cv2.warpAffine(
+            image, matrix, shape[1::-1], flags=flags, borderMode=cv2.BORDER_CONSTANT
+        ).reshape(mine.shape)
+        assert np.abs(mine.astype(int) - theirs).max() <= 1
+        # OpenCV keeps 5 fractional bits of a coordinate, skcv 11: most values
+        # still coincide.
+        assert np.mean(mine == theirs) > 0.9
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (6, 5, 3)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
+def test_warp_is_the_same_on_any_number_of_threads(shape, dtype):
+    # Threads take blocks of images from a shared counter, in any order.
+    import numba
+
+    rng = np.random.default_rng(6)
+    X = rng.integers(0, 256, size=(700, *shape)).astype(dtype)
+    maps = _random_maps(rng, 1500, shape, 2)
+    sources = rng.integers(0, len(X), size=len(maps))
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = warp(X, maps, sources=sources)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = warp(X, maps, sources=sources)
+    finally:
+        numba.set_num_threads(previous)
+    np.testing.assert_array_equal(one, many)
+    # Each image is its own source's warp, wherever its block ran.
+    np.testing.assert_array_equal(many, warp(X[sources], maps))
+
+
+def test_maps_far_outside_the_image_still_resample_within_one_grey_level():
+    # A mirrored border reached 300 pixels away would need a frame of 48 times
+    # the image: such batches take the per-pixel path.
+    import skcv._transforms as transforms
+
+    rng = np.random.default_rng(7)
+    X = rng.integers(0, 256, size=(6, 16, 16, 3), dtype=np.uint8)
+    maps = affine_maps(
+        6, X.shape[1:], shift=np.full((6, 2), 300), angle=np.full(6, 5.0)
+    )
+    assert transforms._rgb_frame(X.shape, maps, 400, "reflect") == 0
+    out = warp(X, maps, pad_mode="reflect")
+    exact = np.rint(warp(X.astype(np.float64), maps, pad_mode="reflect"))
+    assert np.abs(out - exact).max() <= 1
