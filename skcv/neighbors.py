@@ -278,6 +278,7 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
             queries.shape[1],
             _n_candidates(n_neighbors, n_train, exact=False),
             self.block_memory_mib,
+            self.metric,
         )
         with _limit_threads(self.n_jobs), _kernel_launch():
             distances, indices = _topk_neighbors(
