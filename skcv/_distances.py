@@ -563,41 +563,31 @@ def _sort_rows(out_val, out_idx):
         _sort_pairs(out_val[i], out_idx[i])
 
 
-@njit(inline="always")
+# Only the summation order of the float64 sums may change (that is what lets
+# them vectorise): the distance stays within n_features float64 roundings of
+# the true one, far inside the slack of the float32 error bounds.
+_FASTMATH_F64 = {"reassoc", "nsz", "contract"}
+
+
+@njit(fastmath=_FASTMATH_F64, cache=True)
 def _exact_distance(q, x, metric):
     """Float64 squared L2 (metric 2) or L1 (metric 1) distance.
 
-    Four partial sums in a fixed order: fast, and the same rounding whichever
-    kernel calls it.
+    A compiled function of its own, not inlined by numba, so that its loop
+    is vectorised under its own flags; the re-ranking and the exhaustive
+    search get the same bits (tests check it). On 3,072 features it runs
+    about 3x faster from cache than four scalar partial sums in a fixed
+    order, which LLVM left scalar.
     """
-    n = q.shape[0]
-    n4 = n - n % 4
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
+    s = 0.0
     if metric == 2:
-        for f in range(0, n4, 4):
-            d0 = q[f] - np.float64(x[f])
-            d1 = q[f + 1] - np.float64(x[f + 1])
-            d2 = q[f + 2] - np.float64(x[f + 2])
-            d3 = q[f + 3] - np.float64(x[f + 3])
-            s0 += d0 * d0
-            s1 += d1 * d1
-            s2 += d2 * d2
-            s3 += d3 * d3
-        for f in range(n4, n):
-            d0 = q[f] - np.float64(x[f])
-            s0 += d0 * d0
+        for f in range(q.shape[0]):
+            d = q[f] - np.float64(x[f])
+            s += d * d
     else:
-        for f in range(0, n4, 4):
-            s0 += abs(q[f] - np.float64(x[f]))
-            s1 += abs(q[f + 1] - np.float64(x[f + 1]))
-            s2 += abs(q[f + 2] - np.float64(x[f + 2]))
-            s3 += abs(q[f + 3] - np.float64(x[f + 3]))
-        for f in range(n4, n):
-            s0 += abs(q[f] - np.float64(x[f]))
-    return (s0 + s1) + (s2 + s3)
+        for f in range(q.shape[0]):
+            s += abs(q[f] - np.float64(x[f]))
+    return s
 
 
 @njit(parallel=True, cache=True)

@@ -333,3 +333,29 @@ def test_l2_all_columns_constant():
     ref_dist, ref_ind = _reference(Q, X, 3, "l2")
     np.testing.assert_array_equal(ind, ref_ind)
     np.testing.assert_allclose(dist, ref_dist, rtol=1e-12)
+
+
+@pytest.mark.parametrize("metric, code", [("l1", 1), ("l2", 2)])
+def test_rerank_and_exhaustive_search_round_the_same_way(metric, code):
+    # A query either re-ranked or searched exhaustively must see the same
+    # float64 distances, bit for bit, or ties could break differently.
+    rng = np.random.default_rng(7)
+    X = rng.random((40, 1003)).astype(np.float32)
+    Q = rng.random((5, 1003))
+    vals, inds = _distances._exact_topk(Q, X, np.full(5, -1), 40, code)
+    rerank_vals = np.zeros((5, 40))
+    ok = np.empty(5, dtype=np.bool_)
+    _distances._rerank_exact(
+        Q,
+        X,
+        inds.copy(),
+        np.full(5, np.inf),
+        np.full(5, np.inf),
+        3,
+        code,
+        rerank_vals,
+        ok,
+    )
+    np.testing.assert_array_equal(rerank_vals, vals)
+    ref = cdist(Q, X.astype(np.float64), _CDIST[metric])
+    np.testing.assert_allclose(vals, np.take_along_axis(ref, inds, 1), rtol=1e-12)
