@@ -280,8 +280,12 @@ def _search_block(
     n_features = X.shape[1]
     metric_code = 2 if index.metric == "l2" else 1
     Q64 = np.array(queries, dtype=np.float64, order="C")
-    kept = Q64 if index.keep is None else Q64[:, index.keep]
-    centred = kept if index.shift is None else kept - index.shift
+    if index.keep is None:
+        centred = Q64 if index.shift is None else Q64 - index.shift
+    else:
+        # The selection is a copy already: centre it in place.
+        centred = Q64[:, index.keep]
+        centred -= index.shift
     if Q32 is None:
         Q32 = centred.astype(np.float32)
     margin = None
