@@ -49,7 +49,8 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
     block_memory_mib : float, default=128
         Budget, in MiB, for the work arrays of one block of queries. The
         number of queries per block is the budget divided by about
-        ``4 * n_train`` bytes (one float32 distance per training row), so a
+        ``4 * n_train`` bytes (one float32 distance per training row; under
+        L2 per training row of one chunk product, at most 2,048), so a
         prediction uses bounded extra memory however many queries it gets.
     n_jobs : int, default=None
         Number of threads of the distance computations: the compiled kernels
@@ -278,6 +279,7 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
             queries.shape[1],
             _n_candidates(n_neighbors, n_train, exact=False),
             self.block_memory_mib,
+            self.metric,
         )
         with _limit_threads(self.n_jobs), _kernel_launch():
             distances, indices = _topk_neighbors(

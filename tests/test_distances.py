@@ -125,13 +125,16 @@ def test_results_do_not_depend_on_block_size():
             np.testing.assert_array_equal(d, dist)
 
 
+@pytest.mark.parametrize("metric", ["l1", "l2"])
 @pytest.mark.parametrize(
     "n_train, n_features, n_candidates, mib",
     [(60_000, 784, 17, 128), (1000, 10, 20, 0.1), (10, 3, 2, 1e-6)],
 )
-def test_block_rows_obey_the_budget(n_train, n_features, n_candidates, mib):
-    rows = _query_block_rows(n_train, n_features, n_candidates, mib)
-    per_query = 4 * n_train + 20 * n_features + 16 * n_candidates
+def test_block_rows_obey_the_budget(metric, n_train, n_features, n_candidates, mib):
+    rows = _query_block_rows(n_train, n_features, n_candidates, mib, metric)
+    # L2 holds one chunk product of distances per query, L1 a whole row.
+    n_cols = min(n_train, 2048) if metric == "l2" else n_train
+    per_query = 4 * n_cols + 20 * n_features + 16 * n_candidates
     budget = int(mib * 2**20)
     if per_query <= budget:
         assert rows * per_query <= budget < (rows + 1) * per_query
@@ -263,3 +266,96 @@ def test_an_error_in_an_l2_worker_reaches_the_caller(monkeypatch):
     finally:
         numba.set_num_threads(previous)
     assert calls
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 4])
+def test_l2_constant_columns_leave_the_neighbours_exact(dtype, k, monkeypatch):
+    # Columns constant over the training rows (zeros and other values) are
+    # left out of the float32 ranking; queries that differ from the training
+    # rows there, ties between duplicated rows, several chunk products and
+    # worker tasks must still give the float64 brute-force neighbours and
+    # distances, which count every column.
+    monkeypatch.setattr(_distances, "_L2_CHUNK_TRAIN", 64)
+    monkeypatch.setattr(_distances, "_L2_TASK_QUERIES", 16)
+    rng = np.random.default_rng(5)
+    X = _pixels(rng, 200, 30, dtype, 0)
+    const = [0, 7, 8, 29]
+    X[:, const] = np.array([0, 3, 200, 1], dtype=dtype)
+    X[150] = X[10]
+    Q = _pixels(rng, 40, 30, dtype, 0)
+    Q[:20, const] = X[0, const]  # equal to the training rows there
+    Q[35] = X[10]
+    index = _build_index(X, "l2")
+    np.testing.assert_array_equal(np.sort(index.const_cols), const)
+    assert index.Xs.shape == (200, 26)
+    dist, ind = _topk_neighbors(Q, index, k, block_rows=25)
+    ref_dist, ref_ind = _reference(Q, X, k, "l2")
+    np.testing.assert_array_equal(ind, ref_ind)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-12)
+    if k > 1:
+        assert list(ind[35, :2]) == [10, 150]
+    dist, ind = _topk_neighbors(None, index, k, block_rows=25, exclude_self=True)
+    ref_dist, ref_ind = _reference(X, X, k, "l2", exclude_self=True)
+    np.testing.assert_array_equal(ind, ref_ind)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-12)
+
+
+def test_l2_constant_columns_do_not_force_the_exhaustive_search(monkeypatch):
+    # A query far from the training rows on their constant columns has a
+    # large share of its distance there; the certification adds it back, so
+    # no query needs the float64 fallback.
+    calls = []
+    exact_topk = _distances._exact_topk
+
+    def counted(Q64, *args):
+        calls.append(len(Q64))
+        return exact_topk(Q64, *args)
+
+    monkeypatch.setattr(_distances, "_exact_topk", counted)
+    rng = np.random.default_rng(6)
+    X = rng.random((500, 20))
+    X[:, :5] = 0.0
+    Q = rng.random((50, 20))
+    Q[:, :5] = 100.0
+    dist, ind = _topk_neighbors(Q, _build_index(X, "l2"), 3, block_rows=50)
+    ref_dist, ref_ind = _reference(Q, X, 3, "l2")
+    np.testing.assert_array_equal(ind, ref_ind)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-12)
+    assert calls == []
+
+
+def test_l2_all_columns_constant():
+    # Every training row equal: every distance ties, lower indices win.
+    X = np.full((30, 6), 2.0, dtype=np.float32)
+    Q = np.arange(12, dtype=np.float32).reshape(2, 6)
+    dist, ind = _topk_neighbors(Q, _build_index(X, "l2"), 3, block_rows=2)
+    ref_dist, ref_ind = _reference(Q, X, 3, "l2")
+    np.testing.assert_array_equal(ind, ref_ind)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-12)
+
+
+@pytest.mark.parametrize("metric, code", [("l1", 1), ("l2", 2)])
+def test_rerank_and_exhaustive_search_round_the_same_way(metric, code):
+    # A query either re-ranked or searched exhaustively must see the same
+    # float64 distances, bit for bit, or ties could break differently.
+    rng = np.random.default_rng(7)
+    X = rng.random((40, 1003)).astype(np.float32)
+    Q = rng.random((5, 1003))
+    vals, inds = _distances._exact_topk(Q, X, np.full(5, -1), 40, code)
+    rerank_vals = np.zeros((5, 40))
+    ok = np.empty(5, dtype=np.bool_)
+    _distances._rerank_exact(
+        Q,
+        X,
+        inds.copy(),
+        np.full(5, np.inf),
+        np.full(5, np.inf),
+        3,
+        code,
+        rerank_vals,
+        ok,
+    )
+    np.testing.assert_array_equal(rerank_vals, vals)
+    ref = cdist(Q, X.astype(np.float64), _CDIST[metric])
+    np.testing.assert_allclose(vals, np.take_along_axis(ref, inds, 1), rtol=1e-12)

@@ -159,7 +159,7 @@ def test_block_size_follows_the_budget(blobs, monkeypatch):
     budget_mib = 0.01
     knn = NearestNeighbor(3, block_memory_mib=budget_mib).fit(X, y)
     tiny = knn.predict_proba(Xq)
-    expected = _query_block_rows(200, 8, _n_candidates(3, 200, exact=False), 0.01)
+    expected = _query_block_rows(200, 8, _n_candidates(3, 200, exact=False), 0.01, "l2")
     assert seen == [expected]
     # 4 bytes of float32 distance per training row and query, and then some.
     assert expected * 4 * 200 <= budget_mib * 2**20
