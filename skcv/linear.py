@@ -253,9 +253,12 @@ class _BaseSGDLinear(_MinibatchClassifier):
 
         The automatic step is that of the weights; with centred features the
         intercept has a curvature of its own, the loss's, and its gradient
-        is scaled by ``_intercept_factor`` so that its step is the smaller of
-        the two. Without it the intercept's curvature capped the weights'
-        step: pixels in [0, 1/16] learned 40 times slower than 0-16 ones.
+        is scaled by ``_intercept_factor`` so that it takes its own step,
+        ``1 / curvature``, whatever the pixels' scale. Were the intercept
+        part of the weights' bound, its curvature would cap their step
+        (pixels in [0, 1/16] learned 40 times slower than 0-16 ones); were
+        its step capped by theirs, it would hardly move on 0-255 pixels
+        (MNIST: 0.921 test accuracy instead of 0.924).
         """
         self._intercept_factor = 1.0
         if self.learning_rate_init == "auto" and self.solver == "adam":
@@ -272,7 +275,7 @@ class _BaseSGDLinear(_MinibatchClassifier):
             )
             self.learning_rate_init_ = float(step * self.learning_rate_scale)
             if offset is not None:
-                self._intercept_factor = min(1.0, 1.0 / (self._curvature() * step))
+                self._intercept_factor = 1.0 / (self._curvature() * step)
         else:
             self.learning_rate_init_ = float(self.learning_rate_init)
 
@@ -442,8 +445,8 @@ class _Linear(_Trainable):
         self.l2 = [self.l2_value, 0.0]
         self.offset = None if offset is None else np.asarray(offset, self.dtype)
         # A diagonal preconditioner: the intercept's gradient is scaled by it
-        # (its step is then the smaller of its own and the weights'); the
-        # minimisers stay those of the objective.
+        # (it then takes its own step, not the weights'); the minimisers stay
+        # those of the objective.
         self.intercept_factor = self.dtype.type(intercept_factor)
 
     def centre(self, state, sign, extra=()):

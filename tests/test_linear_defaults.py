@@ -139,12 +139,14 @@ def test_default_accuracy_does_not_depend_on_the_pixel_scale(make):
         assert abs(_cv_accuracy(make, X, y, factor, alpha=0.0) - free) <= 0.005
 
 
-def test_without_intercept_and_penalty_the_fit_is_scale_free():
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_without_penalty_the_fit_is_scale_free(fit_intercept):
     # The objective of the scaled data is that of the data in the weights
     # W / factor, and the automatic step follows 1 / factor^2: the same
-    # iterates, up to rounding, in the scaled coordinates.
+    # iterates, up to rounding, in the scaled coordinates. The intercept of
+    # the centred data takes its own step, so it follows the same path too.
     X, y = load_digits(return_X_y=True)
-    params = {"alpha": 0.0, "fit_intercept": False, "random_state": 0}
+    params = {"alpha": 0.0, "fit_intercept": fit_intercept, "random_state": 0}
     ref = SoftmaxLinear(**params).fit(X, y)
     for factor in [255 / 16, 1 / 255]:
         clf = SoftmaxLinear(**params).fit(X * factor, y)
@@ -153,13 +155,14 @@ def test_without_intercept_and_penalty_the_fit_is_scale_free():
         )
         assert clf.n_iter_ == ref.n_iter_
         np.testing.assert_allclose(clf.coef_ * factor, ref.coef_, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(clf.intercept_, ref.intercept_, rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("make", MODELS)
 def test_auto_step_follows_the_pixel_scale(make):
     # The weights' step follows 1 / factor^2 while the pixels' curvature
     # dominates alpha; the intercept's curvature no longer caps it, and its
-    # own gradient is scaled so that it steps no further than it can.
+    # own gradient is scaled so that it takes its own step, 1 / curvature.
     X, y = load_digits(return_X_y=True)
     steps, factors = {}, {}
     for factor in [1.0, 255 / 16, 1 / 16]:
@@ -173,10 +176,9 @@ def test_auto_step_follows_the_pixel_scale(make):
     assert steps[1 / 16] * (1 / 16) ** 2 == pytest.approx(steps[1.0], rel=0.02)
     curvature = 0.5 if make is SoftmaxLinear else 1.0
     for factor, step in steps.items():
-        # the intercept's step: the smaller of 1 / curvature and the weights'
-        expected = min(1.0, 1 / (curvature * step))
-        assert factors[factor] == pytest.approx(expected)
-    assert factors[1.0] == 1.0 and factors[1 / 16] < 1.0
+        # the intercept's step, step * factor, is 1 / curvature at every scale
+        assert step * factors[factor] == pytest.approx(1 / curvature)
+    assert factors[255 / 16] > factors[1.0] > factors[1 / 16]
 
 
 @pytest.mark.parametrize("make", MODELS)

@@ -511,9 +511,14 @@ def test_no_meta_estimator_scores_an_interrupted_fit(make, meta, monkeypatch):
 
 
 def _blas_threads():
-    from threadpoolctl import threadpool_info
+    # The BLAS libraries that skcv's limits reach: those of scikit-learn's
+    # cached controller, numpy's and scipy's among them. A BLAS that another
+    # package loads later (OpenCV bundles its own, imported by a test in the
+    # same process when it is installed) is neither limited nor called.
+    from sklearn.utils.parallel import _get_threadpool_controller
 
-    return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    blas = _get_threadpool_controller().select(user_api="blas")
+    return [info["num_threads"] for info in blas.info()]
 
 
 @pytest.mark.parametrize(
