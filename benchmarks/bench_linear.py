@@ -22,7 +22,14 @@ import time
 import warnings
 
 import numpy as np
-from _common import best_time, load_mnist, markdown_table, print_header, traced_memory
+from _common import (
+    best_time,
+    best_times,
+    load_mnist,
+    markdown_table,
+    print_header,
+    traced_memory,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.preprocessing import StandardScaler
@@ -55,21 +62,6 @@ def _data(n_train):
     return X_train, y_train, X_test, y_test, source
 
 
-def _best_times(fn, repeat):
-    """Best wall time and best CPU time of this process over ``repeat`` calls.
-
-    On a shared machine, waiting for a core inflates wall time but not CPU
-    time; for single-threaded work the CPU time is the cost itself.
-    """
-    wall = cpu = float("inf")
-    for _ in range(repeat):
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall = min(wall, time.perf_counter() - w0)
-        cpu = min(cpu, time.process_time() - c0)
-    return wall, cpu
-
-
 def _partial_fit_time(make, X, y, repeat):
     """Best wall time of one partial_fit call (validation plus one epoch)."""
     clf = make().partial_fit(X[:500], y[:500], classes=CLASSES)
@@ -80,7 +72,7 @@ def _partial_fit_time(make, X, y, repeat):
 def _fit_epoch_times(make, X, y, repeat, n_epochs=3):
     """Best wall and CPU time of a fit of ``n_epochs`` epochs, per epoch."""
     clf = make().set_params(max_iter=n_epochs)
-    wall, cpu = _best_times(lambda: clf.fit(X, y), repeat)
+    wall, cpu = best_times(lambda: clf.fit(X, y), repeat)
     return wall / n_epochs, cpu / n_epochs
 
 
@@ -94,7 +86,7 @@ def floor_vs_epoch(X, y, repeat):
 
     floor_blas, _ = best_time(two_products, repeat=repeat)
     with threadpool_limits(limits=1, user_api="blas"):
-        floor_one, floor_cpu = _best_times(two_products, repeat)
+        floor_one, floor_cpu = best_times(two_products, repeat)
     floor = min(floor_blas, floor_one)
     print("## One epoch against the two full products (float32, 10 classes)\n")
     print(
@@ -160,7 +152,7 @@ def profile(X, y):
 
 
 def _fit_and_score(clf, X_train, y_train, X_test, y_test, repeat):
-    wall, cpu = _best_times(lambda: clf.fit(X_train, y_train), repeat)
+    wall, cpu = best_times(lambda: clf.fit(X_train, y_train), repeat)
     return wall, cpu, clf.score(X_test, y_test)
 
 

@@ -41,7 +41,13 @@ import time
 import warnings
 
 import numpy as np
-from _common import load_cifar10, load_mnist, markdown_table, print_header
+from _common import (
+    best_times,
+    load_cifar10,
+    load_mnist,
+    markdown_table,
+    print_header,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
@@ -178,12 +184,7 @@ def _gemm_floor(sizes, n_samples, repeat, n_threads=1):
 
     best = (float("inf"), float("inf"))
     for epoch in [blas_epoch] + ([split_epoch] if n_threads > 1 else []):
-        wall = cpu = float("inf")
-        for _ in range(repeat):
-            t0, c0 = time.perf_counter(), time.process_time()
-            epoch()
-            wall = min(wall, time.perf_counter() - t0)
-            cpu = min(cpu, time.process_time() - c0)
+        wall, cpu = best_times(epoch, repeat)
         print(
             f"  floor ({epoch.__name__}, {n_threads} threads): {wall:.3f} s wall, "
             f"{cpu:.3f} s CPU per epoch"

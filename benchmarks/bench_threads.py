@@ -26,30 +26,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import load_mnist, markdown_table
-
-
-def _best(fn, repeat):
-    """Best wall time and best CPU time of this process over ``repeat`` calls.
-
-    CPU time counts the work done and any spinning of the threads, not the
-    waits for cores that other jobs hold, so it is the steadier of the two on a
-    shared machine.
-    """
-    wall = cpu = float("inf")
-    for _ in range(repeat):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall = min(wall, time.perf_counter() - t0)
-        cpu = min(cpu, time.process_time() - c0)
-    return wall, cpu
+from _common import best_times, load_mnist, markdown_table
 
 
 def _skcv_work(repeat):
@@ -65,9 +48,9 @@ def _skcv_work(repeat):
     l1 = NearestNeighbor(1, metric="l1").fit(X8, y)
     aug = ImageAugmenter(flip=True, max_shift=2, max_rotation=10, random_state=0)
     return {
-        "skcv k-NN L2": _best(lambda: l2.predict(Q), repeat),
-        "skcv k-NN L1 uint8": _best(lambda: l1.predict(Q8), repeat),
-        "skcv augment": _best(lambda: aug.fit_resample(images, labels), repeat),
+        "skcv k-NN L2": best_times(lambda: l2.predict(Q), repeat),
+        "skcv k-NN L1 uint8": best_times(lambda: l1.predict(Q8), repeat),
+        "skcv augment": best_times(lambda: aug.fit_resample(images, labels), repeat),
     }
 
 
@@ -96,15 +79,17 @@ def child(prior, repeat):
             loss(model(Xt[s : s + 128]), yt[s : s + 128]).backward()
             opt.step()
 
-    times["torch epoch (2 threads)"] = _best(epoch, repeat + 1)
+    times["torch epoch (2 threads)"] = best_times(epoch, repeat + 1)
     A = rng.standard_normal((2_000, 784), dtype=np.float32)
     B = rng.standard_normal((784, 4_000), dtype=np.float32)
-    times["numpy GEMM"] = _best(lambda: A @ B, repeat + 2)
+    times["numpy GEMM"] = best_times(lambda: A @ B, repeat + 2)
     faiss.omp_set_num_threads(2)
     index = faiss.IndexFlatL2(784)
     index.add(rng.standard_normal((20_000, 784), dtype=np.float32))
     queries = rng.standard_normal((500, 784), dtype=np.float32)
-    times["faiss search (2 threads)"] = _best(lambda: index.search(queries, 10), repeat)
+    times["faiss search (2 threads)"] = best_times(
+        lambda: index.search(queries, 10), repeat
+    )
     if prior:
         # skcv again, now that torch and faiss are loaded too.
         times.update(_skcv_work(repeat))

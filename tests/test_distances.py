@@ -92,8 +92,9 @@ def test_ties_break_by_lower_index(metric, dtype):
         np.testing.assert_array_equal(ind, _reference(X, X, k, metric, True)[1])
 
 
-@pytest.mark.parametrize("metric", ["l1", "l2"])
-def test_uncertified_queries_fall_back_to_exact_search(metric, monkeypatch):
+@pytest.fixture
+def exact_search_calls(monkeypatch):
+    """The number of queries of each call to the exhaustive float64 search."""
     calls = []
     exact_topk = _distances._exact_topk
 
@@ -102,6 +103,12 @@ def test_uncertified_queries_fall_back_to_exact_search(metric, monkeypatch):
         return exact_topk(Q64, *args)
 
     monkeypatch.setattr(_distances, "_exact_topk", spy)
+    return calls
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2"])
+def test_uncertified_queries_fall_back_to_exact_search(metric, exact_search_calls):
+    calls = exact_search_calls
     rng = np.random.default_rng(2)
     X = rng.normal(size=(400, 30))
     # Queries a million units away: the float32 pass cannot tell their
@@ -301,18 +308,11 @@ def test_l2_constant_columns_leave_the_neighbours_exact(dtype, k, monkeypatch):
     np.testing.assert_allclose(dist, ref_dist, rtol=1e-12)
 
 
-def test_l2_constant_columns_do_not_force_the_exhaustive_search(monkeypatch):
+def test_l2_constant_columns_do_not_force_the_exhaustive_search(exact_search_calls):
     # A query far from the training rows on their constant columns has a
     # large share of its distance there; the certification adds it back, so
     # no query needs the float64 fallback.
-    calls = []
-    exact_topk = _distances._exact_topk
-
-    def counted(Q64, *args):
-        calls.append(len(Q64))
-        return exact_topk(Q64, *args)
-
-    monkeypatch.setattr(_distances, "_exact_topk", counted)
+    calls = exact_search_calls
     rng = np.random.default_rng(6)
     X = rng.random((500, 20))
     X[:, :5] = 0.0
