@@ -807,6 +807,16 @@ def warp(images, maps, *, sources=None, pad_mode="constant"):
     rounded floating-point interpolation, which float and other integer
     images get.
     """
+    return _warp_into(images, maps, sources, pad_mode, None)
+
+
+def _warp_into(images, maps, sources, pad_mode, out):
+    """:func:`warp`, writing into ``out`` when given (and returning it).
+
+    ``out`` has the output's shape and ``images``' dtype; when the kernel
+    works in that dtype and ``out`` is C-contiguous, the threads write their
+    blocks straight into it, with no serial copy afterwards.
+    """
     images = np.asarray(images)
     squeeze = images.ndim == 3
     src = images[..., np.newaxis] if squeeze else images
@@ -819,7 +829,17 @@ def warp(images, maps, *, sources=None, pad_mode="constant"):
     # per dtype (read-only and strided arrays would each need their own).
     if src.dtype != work_dtype or not (src.flags.c_contiguous and src.flags.writeable):
         src = np.array(src, dtype=work_dtype, order="C")
-    out = np.empty((len(sources), *src.shape[1:]), dtype=work_dtype)
+    target = out
+    direct = (
+        out is not None
+        and out.dtype == work_dtype
+        and out.flags.c_contiguous
+        and out.flags.writeable
+    )
+    if direct:
+        out = out[..., np.newaxis] if squeeze else out
+    else:
+        out = np.empty((len(sources), *src.shape[1:]), dtype=work_dtype)
     integral = np.all(maps == np.round(maps), axis=1)
     # Largest distance of a source coordinate from the origin, plus margin.
     extent = np.abs(maps[:, [0, 3]]) * (src.shape[1] - 1)
@@ -846,8 +866,14 @@ def warp(images, maps, *, sources=None, pad_mode="constant"):
             n_threads,
             out,
         )
+    if direct:
+        return target
     out = saturate_cast(out, images.dtype)
-    return out[..., 0] if squeeze else out
+    out = out[..., 0] if squeeze else out
+    if target is None:
+        return out
+    target[...] = out
+    return target
 
 
 def intensity_jitter(images, *, contrast=None, brightness=None, noise=None):

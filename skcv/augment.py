@@ -20,11 +20,11 @@ from sklearn.utils.validation import _check_y, check_consistent_length
 from ._augmented import AugmentedClassifier
 from ._images import _check_images
 from ._transforms import (
+    _warp_into,
     affine_maps,
     intensity_jitter,
     pixel_range,
     saturate_cast,
-    warp,
 )
 
 __all__ = ["AugmentedClassifier", "ImageAugmenter"]
@@ -270,16 +270,25 @@ class ImageAugmenter(BaseEstimator):
             )
 
         sources = np.tile(np.arange(n_samples), self.n_copies)
-        copies = self._augment(images, sources, check_random_state(self.random_state))
-        X_new = np.concatenate([images[:n_kept], copies]) if n_kept else copies
+        # The copies are written straight after the originals: no serial
+        # concatenation of the whole result after the parallel warp.
+        X_new = np.empty((n_kept + len(sources), *images.shape[1:]), images.dtype)
+        X_new[:n_kept] = images[:n_kept]
+        self._augment(
+            images, sources, check_random_state(self.random_state), X_new[n_kept:]
+        )
         if flat:
             X_new = X_new.reshape(X_new.shape[0], -1)
         self.sample_indices_ = np.concatenate([np.arange(n_kept), sources])
         y_new = None if y is None else _safe_indexing(y, self.sample_indices_)
         return _like_pandas_input(X, y, X_new, y_new)
 
-    def _augment(self, images, sources, rng):
-        """Copies ``images[sources]``, each transformed with its own parameters."""
+    def _augment(self, images, sources, rng, out):
+        """Copies ``images[sources]``, each transformed with its own parameters.
+
+        They are written into ``out``, of shape ``(len(sources), ...)`` and
+        the dtype of ``images``, which is returned.
+        """
         n = len(sources)
         # Each parameter is drawn for the whole batch in one call, and only for
         # the steps that are on, in a fixed order: the same random_state gives
@@ -313,10 +322,10 @@ class ImageAugmenter(BaseEstimator):
         )
 
         if flip is None and shift is None and angle is None:
-            copies = images[sources]
+            copies = np.take(images, sources, axis=0, out=out)
         else:
             maps = affine_maps(n, images.shape[1:], flip=flip, shift=shift, angle=angle)
-            copies = warp(images, maps, sources=sources, pad_mode=self.pad_mode)
+            copies = _warp_into(images, maps, sources, self.pad_mode, out)
         if contrast is None and brightness is None and noise_rng is None:
             return copies
 

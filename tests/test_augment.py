@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skcv import ImageAugmenter
-from skcv._transforms import affine_maps, intensity_jitter, saturate_cast, warp
+from skcv._transforms import (
+    _warp_into,
+    affine_maps,
+    intensity_jitter,
+    saturate_cast,
+    warp,
+)
 
 RNG = np.random.default_rng(0)
 IMAGES_U8 = RNG.integers(0, 256, size=(12, 10, 9), dtype=np.uint8)
@@ -607,3 +613,39 @@ def test_maps_far_outside_the_image_still_resample_within_one_grey_level():
     out = warp(X, maps, pad_mode="reflect")
     exact = np.rint(warp(X.astype(np.float64), maps, pad_mode="reflect"))
     assert np.abs(out - exact).max() <= 1
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64, np.int16])
+@pytest.mark.parametrize("shape", [(9, 7), (9, 7, 3)])
+def test_warp_into_a_slice_of_the_result_equals_warp(dtype, shape):
+    # fit_resample has the kernel write the copies after the originals; the
+    # kernel's own dtypes write in place, others (int16) are cast and copied.
+    rng = np.random.default_rng(0)
+    images = (rng.random((6, *shape)) * 200).astype(dtype)
+    sources = np.array([0, 5, 2, 2, 1, 3, 4, 0])
+    maps = affine_maps(
+        len(sources),
+        shape,
+        flip=rng.random(len(sources)) < 0.5,
+        shift=rng.integers(-2, 3, (len(sources), 2)),
+        angle=rng.uniform(-15, 15, len(sources)),
+    )
+    expected = warp(images, maps, sources=sources)
+    result = np.full((3 + len(sources), *shape), 7, dtype=dtype)
+    returned = _warp_into(images, maps, sources, "constant", result[3:])
+    assert np.shares_memory(returned, result)
+    np.testing.assert_array_equal(result[3:], expected)
+    np.testing.assert_array_equal(result[:3], 7)
+
+
+def test_fit_resample_puts_the_originals_first_and_the_copies_after():
+    X = np.random.default_rng(1).integers(0, 256, (50, 8, 8), dtype=np.uint8)
+    y = np.arange(50) % 3
+    aug = ImageAugmenter(flip=True, max_shift=1, n_copies=2, random_state=0)
+    X_new, y_new = aug.fit_resample(X, y)
+    copies_only = ImageAugmenter(
+        flip=True, max_shift=1, n_copies=2, keep_original=False, random_state=0
+    ).fit_resample(X, y)[0]
+    np.testing.assert_array_equal(X_new[:50], X)
+    np.testing.assert_array_equal(X_new[50:], copies_only)
+    np.testing.assert_array_equal(y_new, np.concatenate([y, y, y]))
