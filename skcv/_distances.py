@@ -133,7 +133,7 @@ def _build_index(X, metric):
         # A column constant over the training rows adds the same amount to
         # every distance of a query: the ranking ignores it (MNIST has dozens
         # of always-black pixels), the exact distances still count it.
-        varies = np.flatnonzero((X[:1] != X).any(axis=0))
+        varies = np.flatnonzero(np.ptp(X, axis=0))
         keep = const_cols = const_vals = None
         if varies.size < X.shape[1]:
             if varies.size == 0:

@@ -577,8 +577,7 @@ def _fit_loop_unlimited(model, X, y, sample_weight, *, state, config, rng, incre
     # A fit that met the stopping rule but ran on to min_updates (and
     # reached max_iter first) converged all the same.
     converged = stopped or (
-        config.min_updates > 0
-        and state.no_improvement_count > config.n_iter_no_change
+        state.no_improvement_count > config.n_iter_no_change
         and config.learning_rate != "adaptive"
     )
     state.converged = converged and not incremental

@@ -80,8 +80,9 @@ def test_learning_rate_init_attribute_and_scale(make):
     with pytest.warns(ConvergenceWarning):
         auto.fit(X, y)
     curvature = 0.5 if make is SoftmaxLinear else 1.0
+    # the weights' step: the intercept takes its own (intercept=False)
     expected = _auto_learning_rate(
-        X, offset, curvature=curvature, alpha=1e-4, batch_size=256
+        X, offset, curvature=curvature, alpha=1e-4, batch_size=256, intercept=False
     )
     assert auto.learning_rate_init_ == pytest.approx(expected, rel=1e-12)
     scaled = make(learning_rate_scale=3.0, max_iter=2, random_state=0)
