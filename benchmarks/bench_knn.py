@@ -260,11 +260,12 @@ def _knn_kept(X):
     return int(np.count_nonzero((X[:1] != X).any(axis=0)))
 
 
-def peers_section(quick, rounds=1):
+def peers_section(quick, rounds=1, l2=True):
     """faiss as the peer: L2 (1 and 2 threads, k=1 and 10) and L1, side by side.
 
     ``rounds`` repeats the L2 comparison (each round already the best of
-    several alternating runs) and sums up the spread of its CPU ratios.
+    several alternating runs) and sums up the spread of its CPU ratios;
+    ``l2=False`` skips it.
     """
     X8, y, Q8, _, source = load_mnist(
         n_train=10_000 if quick else 60_000, n_test=500 if quick else 2_000
@@ -291,7 +292,7 @@ def peers_section(quick, rounds=1):
         f"are constant over the training rows).\n"
     )
     rows = []
-    for r in range(rounds):
+    for r in range(rounds if l2 else 0):
         if rounds > 1:
             print(f"round {r + 1} of {rounds}, load {os.getloadavg()[0]:.1f}")
         rows += _faiss_l2_rows("MNIST", X, y, Q, (1, 2), (1, 10), repeat)
@@ -300,7 +301,9 @@ def peers_section(quick, rounds=1):
         )
     print()
     print(
-        markdown_table(
+        ""
+        if not rows
+        else markdown_table(
             [
                 "data",
                 "threads",
@@ -317,7 +320,7 @@ def peers_section(quick, rounds=1):
             rows,
         )
     )
-    if rounds > 1:
+    if rounds > 1 and rows:
         spread = {}
         for row in rows:
             spread.setdefault(tuple(row[:3]), []).append(float(row[8]))
@@ -384,6 +387,11 @@ def main(argv=None):
         default=1,
         help="repeat the L2 comparison with faiss this many times",
     )
+    parser.add_argument(
+        "--l1-only",
+        action="store_true",
+        help="of the comparison with faiss, only L1 (implies --peers-only)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         n_train, n_queries, n_subset, repeat = 10_000, 500, 100, 2
@@ -393,8 +401,8 @@ def main(argv=None):
         sizes = [1_000, 10_000, 60_000]
 
     print_header("k-nearest neighbours (bench_knn.py)")
-    peers_section(args.quick, args.rounds)
-    if args.peers_only:
+    peers_section(args.quick, args.rounds, l2=not args.l1_only)
+    if args.peers_only or args.l1_only:
         return
     X8, y, Q8, yq, source = load_mnist(n_train=n_train, n_test=n_queries)
     X8, Q8 = X8.reshape(len(X8), -1), Q8.reshape(len(Q8), -1)

@@ -102,7 +102,9 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
     neighbour; a query that cannot be certified (exact ties at the border,
     or a query very far from the training data) is searched exhaustively in
     float64. uint8 queries against uint8 training rows under L1 are compared
-    in exact integer arithmetic and need no second pass.
+    in exact integer arithmetic and need no second pass; float rows on 256
+    evenly spaced levels (pixels divided by 255) are ranked by the same
+    integer kernel on their levels.
 
     The kernels are compiled by numba on first use (a few seconds, once per
     input dtype) and cached on disk.

@@ -2,11 +2,12 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from skcv import _distances
+from skcv import _distances, _simd
 from skcv._distances import (
     _build_index,
     _l1_block,
     _l1_block_uint8,
+    _l1_distances_uint8,
     _l2_error_bound,
     _query_block_rows,
     _select_topk,
@@ -188,6 +189,167 @@ def test_uint8_l1_block_is_exact():
     _l1_block_uint8(Q, X, out)
     expected = cdist(Q.astype(np.float64), X.astype(np.float64), "cityblock")
     np.testing.assert_array_equal(out, expected)
+
+
+needs_avx2 = pytest.mark.skipif(not _simd._HAS_AVX2, reason="CPU without AVX2")
+
+
+@needs_avx2
+@pytest.mark.parametrize("n_features", [32, 33, 63, 64, 65, 784, 801])
+def test_avx2_uint8_l1_block_is_exact(n_features):
+    # Row lengths around multiples of 32 exercise the masked last vector;
+    # 37 x 131 rows the remainders of the 4 x 2 blocks and of the tiles.
+    rng = np.random.default_rng(n_features)
+    X = rng.integers(0, 256, size=(131, n_features), dtype=np.uint8)
+    Q = rng.integers(0, 256, size=(37, n_features), dtype=np.uint8)
+    # The extremes: every byte 0 against every byte 255.
+    X[0], Q[0] = 0, 255
+    out = np.empty((37, 131), dtype=np.int32)
+    _simd._l1_block_uint8_avx2(Q, X, out)
+    expected = cdist(Q.astype(np.float64), X.astype(np.float64), "cityblock")
+    np.testing.assert_array_equal(out, expected)
+    assert out[0, 0] == 255 * n_features
+
+
+@needs_avx2
+def test_avx2_uint8_l1_reads_rows_through_their_stride():
+    # Rows of a C-contiguous block of a wider array are padded in memory:
+    # the kernel must step by the stride, not by the row length.
+    rng = np.random.default_rng(1)
+    wide = rng.integers(0, 256, size=(40, 100), dtype=np.uint8)
+    X, Q = wide[:, :70], wide[:9, 30:]
+    out = np.empty((9, 40), dtype=np.int32)
+    _simd._l1_block_uint8_avx2(Q, X, out)
+    expected = cdist(Q.astype(np.float64), X.astype(np.float64), "cityblock")
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("has_avx2", [False, True])
+@pytest.mark.parametrize("n_features", [31, 32])
+def test_l1_distances_uint8_picks_a_kernel_the_cpu_runs(
+    has_avx2, n_features, monkeypatch
+):
+    calls = []
+    portable = _distances._l1_block_uint8
+    monkeypatch.setattr(_simd, "_HAS_AVX2", has_avx2)
+    monkeypatch.setattr(
+        _distances,
+        "_l1_block_uint8",
+        lambda *a: calls.append("portable") or portable(*a),
+    )
+    monkeypatch.setattr(
+        _simd, "_l1_block_uint8_avx2", lambda *a: calls.append("avx2") or portable(*a)
+    )
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 256, size=(20, n_features), dtype=np.uint8)
+    out = np.empty((20, 20), dtype=np.int32)
+    _l1_distances_uint8(X, X, out)
+    assert calls == ["avx2" if has_avx2 and n_features >= 32 else "portable"]
+    expected = cdist(X.astype(np.float64), X.astype(np.float64), "cityblock")
+    np.testing.assert_array_equal(out, expected)
+
+
+@needs_avx2
+@pytest.mark.parametrize(
+    "scale, offset, dtype",
+    [(1 / 255, 0.0, np.float32), (1.0, 0.0, np.float32), (1 / 255, 3.0, np.float64)],
+)
+def test_l1_grid_finds_the_levels_of_scaled_pixels(scale, offset, dtype):
+    rng = np.random.default_rng(11)
+    levels = rng.integers(0, 256, size=(50, 40), dtype=np.uint8)
+    levels[0, 0], levels[0, 1] = 0, 255
+    X = (levels * scale + offset).astype(dtype)
+    codes, (lo, step), err = _distances._l1_grid(X)
+    np.testing.assert_array_equal(codes, levels)
+    assert lo == pytest.approx(offset) and step == pytest.approx(scale)
+    assert 0 <= err <= step / 4
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        np.random.default_rng(12).random((50, 40)),  # continuous values
+        np.random.default_rng(13).integers(0, 512, (50, 40)).astype(float),
+        np.ones((50, 40)),  # one level only
+        np.random.default_rng(14).integers(0, 256, (50, 31)) / 255,  # short rows
+        np.random.default_rng(15).integers(0, 256, (50, 40), dtype=np.uint8),
+    ],
+    ids=["continuous", "512-levels", "constant", "31-columns", "uint8"],
+)
+def test_l1_grid_leaves_other_data_to_the_float_pass(X):
+    assert _distances._l1_grid(X) == (None, None, 0.0)
+
+
+@pytest.fixture
+def l1_kernels(monkeypatch):
+    """Which L1 kernel ranked each block: "levels" (uint8) or "float"."""
+    calls = []
+    by_levels, by_floats = _distances._l1_distances_uint8, _distances._l1_block
+    monkeypatch.setattr(
+        _distances,
+        "_l1_distances_uint8",
+        lambda *a: calls.append("levels") or by_levels(*a),
+    )
+    monkeypatch.setattr(
+        _distances, "_l1_block", lambda *a: calls.append("float") or by_floats(*a)
+    )
+    return calls
+
+
+@needs_avx2
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 5])
+def test_l1_on_pixel_levels_is_exact(dtype, k, l1_kernels, monkeypatch):
+    rng = np.random.default_rng(16)
+    levels = rng.integers(0, 256, size=(400, 64))
+    # Few levels in use make many equal distances: ties between candidates,
+    # and queries that the level pass cannot certify, which fall back.
+    levels[:200] //= 64
+    X = (levels / 255).astype(dtype)
+    X[7] = X[3]  # a duplicate: the lower index comes first
+    Q = np.vstack([X[:5], (rng.integers(0, 256, size=(25, 64)) / 255).astype(dtype)])
+    index = _build_index(X, "l1")
+    assert index.codes is not None
+    found = [
+        _topk_neighbors(Q, index, k, block_rows=8),
+        _topk_neighbors(None, index, k, block_rows=64, exclude_self=True),
+    ]
+    assert set(l1_kernels) == {"levels"}
+    # The same neighbours and distances as the float pass gives.
+    monkeypatch.setattr(_simd, "_HAS_AVX2", False)
+    index = _build_index(X, "l1")
+    assert index.codes is None
+    expected = [
+        _topk_neighbors(Q, index, k, block_rows=8),
+        _topk_neighbors(None, index, k, block_rows=64, exclude_self=True),
+    ]
+    for (dist, ind), (ref_dist, ref_ind) in zip(found, expected):
+        np.testing.assert_array_equal(ind, ref_ind)
+        np.testing.assert_array_equal(dist, ref_dist)
+    if dtype == np.float32:
+        # Differences of float32 values, and their sums here, are exact in
+        # float64: equal level distances are exact ties, and scipy's order
+        # is the same. (float64 values of k / 255 are not exact: their
+        # "ties" differ by an ulp, in an order that depends on the
+        # summation.)
+        np.testing.assert_array_equal(found[0][1], _reference(Q, X, k, "l1")[1])
+        np.testing.assert_array_equal(
+            found[1][1], _reference(X, X, k, "l1", exclude_self=True)[1]
+        )
+
+
+@needs_avx2
+def test_l1_queries_off_the_levels_take_the_float_pass(l1_kernels):
+    rng = np.random.default_rng(17)
+    X = (rng.integers(0, 256, size=(300, 48)) / 255).astype(np.float32)
+    on = X[:8] + np.float32(0)
+    off = on + rng.normal(0, 0.01, size=on.shape).astype(np.float32)
+    index = _build_index(X, "l1")
+    for Q, kernel in [(on, "levels"), (off, "float")]:
+        l1_kernels.clear()
+        _, ind = _topk_neighbors(Q, index, 3, block_rows=8)
+        assert l1_kernels == [kernel]
+        np.testing.assert_array_equal(ind, _reference(Q, X, 3, "l1")[1])
 
 
 def test_select_topk_sorts_by_value_then_index_and_skips_self():
