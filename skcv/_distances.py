@@ -334,7 +334,7 @@ def _search_block(
     query copies made here are freed on return, before the next block makes
     its own.
     """
-    X = index.X
+    X = _read_only(index.X)
     n_features = X.shape[1]
     metric_code = 2 if index.metric == "l2" else 1
     Q64 = np.array(queries, dtype=np.float64, order="C")
@@ -726,6 +726,21 @@ def _exact_topk_kernel(Q64, X, self_rows, out_val, out_idx, metric):
         _sort_pairs(vals, inds)
 
 
+def _read_only(X):
+    """A read-only plain-ndarray view of the training rows, for the exact kernels.
+
+    numba compiles a kernel once for writable and once for read-only arrays
+    (a model loaded with ``joblib.load(..., mmap_mode="r")`` has read-only
+    rows), and the two compilations may sum the float64 distances in
+    different orders: the answers would then differ by an ulp between a
+    model and its memory-mapped copy. Always passing read-only rows keeps
+    one compilation, and the answers bit for bit.
+    """
+    view = X.view(np.ndarray)
+    view.flags.writeable = False
+    return view
+
+
 def _exact_topk(Q64, X, self_rows, k, metric_code):
     """Exhaustive float64 search: the reference and the uncertified fallback.
 
@@ -736,7 +751,7 @@ def _exact_topk(Q64, X, self_rows, k, metric_code):
     inds = np.empty((Q64.shape[0], k), dtype=np.int64)
     _exact_topk_kernel(
         np.ascontiguousarray(Q64, dtype=np.float64),
-        X,
+        _read_only(X),
         np.asarray(self_rows, dtype=np.int64),
         vals,
         inds,

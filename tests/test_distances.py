@@ -352,6 +352,27 @@ def test_l1_queries_off_the_levels_take_the_float_pass(l1_kernels):
         np.testing.assert_array_equal(ind, _reference(Q, X, 3, "l1")[1])
 
 
+@pytest.mark.parametrize("metric", ["l1", "l2"])
+def test_exact_kernels_always_get_read_only_rows(metric, monkeypatch):
+    # One numba compilation for fitted and memory-mapped models alike (see
+    # _read_only): the exact distances are then the same bit for bit.
+    seen = []
+    for name in ("_rerank_exact", "_exact_topk_kernel"):
+        kernel = getattr(_distances, name)
+
+        def spy(Q64, X, *args, kernel=kernel):
+            seen.append(X.flags.writeable or type(X) is not np.ndarray)
+            return kernel(Q64, X, *args)
+
+        monkeypatch.setattr(_distances, name, spy)
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(200, 40))
+    Q = np.vstack([X[:5], rng.normal(size=(5, 40)) + 1e6])  # 5 fall back
+    _topk_neighbors(Q, _build_index(X, metric), 3, block_rows=16)
+    assert len(seen) == 2 and not any(seen)
+    assert X.flags.writeable
+
+
 def test_select_topk_sorts_by_value_then_index_and_skips_self():
     rng = np.random.default_rng(7)
     D = rng.integers(0, 5, size=(12, 40)).astype(np.float32)
