@@ -99,10 +99,17 @@ def _query_block_rows(n_train, n_features, n_candidates, block_memory_mib, metri
     row (``4 * n_train`` bytes; for L2 only to the training rows of one chunk
     product, see :func:`_l2_candidates`), the query as given in float64,
     centred in float64 and in float32 (20 bytes per feature), and its
-    candidates (value and index, 16 bytes each).
+    candidates (value and index, 16 bytes each); for L1 also its levels
+    (1 byte per feature) and their rounding (8 bytes), see
+    :func:`_l1_grid_candidates`.
     """
-    n_cols = min(n_train, _L2_CHUNK_TRAIN) if metric == "l2" else n_train
-    per_query = _BLOCK_ITEMSIZE * n_cols + 20 * n_features + 16 * n_candidates
+    if metric == "l2":
+        n_cols, per_feature, extra = min(n_train, _L2_CHUNK_TRAIN), 20, 0
+    else:
+        n_cols, per_feature, extra = n_train, 21, 8
+    per_query = (
+        _BLOCK_ITEMSIZE * n_cols + per_feature * n_features + 16 * n_candidates + extra
+    )
     return max(1, int(block_memory_mib * 2**20) // per_query)
 
 

@@ -140,9 +140,12 @@ def test_results_do_not_depend_on_block_size():
 )
 def test_block_rows_obey_the_budget(metric, n_train, n_features, n_candidates, mib):
     rows = _query_block_rows(n_train, n_features, n_candidates, mib, metric)
-    # L2 holds one chunk product of distances per query, L1 a whole row.
-    n_cols = min(n_train, 2048) if metric == "l2" else n_train
-    per_query = 4 * n_cols + 20 * n_features + 16 * n_candidates
+    # L2 holds one chunk product of distances per query, L1 a whole row and
+    # the query's levels.
+    if metric == "l2":
+        per_query = 4 * min(n_train, 2048) + 20 * n_features + 16 * n_candidates
+    else:
+        per_query = 4 * n_train + 21 * n_features + 16 * n_candidates + 8
     budget = int(mib * 2**20)
     if per_query <= budget:
         assert rows * per_query <= budget < (rows + 1) * per_query
