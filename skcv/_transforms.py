@@ -65,22 +65,38 @@ def affine_maps(n_images, image_shape, *, flip=None, shift=None, angle=None):
         exactly.
     """
     height, width = image_shape[:2]
-    cy, cx = (height - 1) / 2, (width - 1) / 2
-    theta = np.zeros(n_images) if angle is None else np.deg2rad(angle)
-    cos, sin = np.cos(theta), np.sin(theta)
-    offsets = np.zeros((n_images, 2)) if shift is None else np.asarray(shift, float)
-    # Undo the shift, then the rotation about the centre: with q the shifted-
-    # back position relative to the centre, source = R(-angle) q + centre.
-    qy, qx = -offsets[:, 0] - cy, -offsets[:, 1] - cx
-    maps = np.stack(
-        [cos, sin, cos * qy + sin * qx + cy, -sin, cos, -sin * qy + cos * qx + cx],
-        axis=1,
-    )
-    if flip is not None:
-        # Mirroring comes first forward, so last backward: x -> W - 1 - x.
-        maps[flip, 3:] *= -1
-        maps[flip, 5] += width - 1
+    flip = np.zeros(n_images, bool) if flip is None else np.asarray(flip, bool)
+    shift = np.zeros((n_images, 2)) if shift is None else np.asarray(shift, float)
+    angle = np.zeros(n_images) if angle is None else np.asarray(angle, float)
+    maps = np.empty((n_images, 6))
+    # One compiled pass: in NumPy the dozen whole-array steps took 1 ms for
+    # 10,000 images, a twentieth of a 2-thread fit_resample that could not be
+    # split between the threads.
+    _affine_maps_kernel(flip, shift, angle, height, width, maps)
     return maps
+
+
+@numba.njit(cache=True)
+def _affine_maps_kernel(flip, shift, angle, height, width, maps):
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    for k in range(maps.shape[0]):
+        theta = np.deg2rad(angle[k])
+        cos, sin = np.cos(theta), np.sin(theta)
+        # Undo the shift, then the rotation about the centre: with q the
+        # shifted-back position relative to the centre,
+        # source = R(-angle) q + centre.
+        qy, qx = -shift[k, 0] - cy, -shift[k, 1] - cx
+        maps[k, 0] = cos
+        maps[k, 1] = sin
+        maps[k, 2] = cos * qy + sin * qx + cy
+        maps[k, 3] = -sin
+        maps[k, 4] = cos
+        maps[k, 5] = -sin * qy + cos * qx + cx
+        if flip[k]:
+            # Mirroring comes first forward, so last backward: x -> W - 1 - x.
+            maps[k, 3] = -maps[k, 3]
+            maps[k, 4] = -maps[k, 4]
+            maps[k, 5] = -maps[k, 5] + (width - 1)
 
 
 @numba.njit(inline="always")

@@ -378,6 +378,25 @@ def test_rotation_of_uint8_is_within_one_grey_level_of_the_float_result(
     assert np.mean(out == exact) > 0.95
 
 
+def test_affine_maps_entries():
+    # Identity, a mirror (x -> W - 1 - x), a shift by (dy, dx) = (2, -1)
+    # (the source is 2 rows up, 1 column right), and a quarter turn about
+    # the centre (3.5, 2.5) of an 8 x 6 image.
+    maps = affine_maps(
+        4,
+        (8, 6),
+        flip=np.array([False, True, False, False]),
+        shift=np.array([[0, 0], [0, 0], [2, -1], [0, 0]]),
+        angle=np.array([0, 0, 0, 90.0]),
+    )
+    np.testing.assert_array_equal(maps[0], [1, 0, 0, 0, 1, 0])
+    np.testing.assert_array_equal(maps[1], [1, 0, 0, 0, -1, 5])
+    np.testing.assert_array_equal(maps[2], [1, 0, -2, 0, 1, 1])
+    # Output (i, j) reads source (i', j') = (j - 2.5 + 3.5, -(i - 3.5) + 2.5).
+    np.testing.assert_allclose(maps[3], [0, 1, 1, -1, 0, 6], atol=1e-12)
+    assert affine_maps(0, (8, 6)).shape == (0, 6)
+
+
 def test_composed_map_equals_flip_then_rotation_then_shift():
     X = np.random.default_rng(2).random((5, 20, 20))
     flip = np.array([True, False, True, True, False])
