@@ -431,8 +431,13 @@ def _l1_grid_candidates(Q64, index, out, self_offset, vals, idx):
     _l1_distances_uint8(codes, index.codes, counts)
     _select_topk(counts, self_offset, vals, idx)
     # A row left out has at least the m-th candidate's level distance; each
-    # side's values lie within their rows' errors of their levels.
-    return vals[:, -1] * step * (1 - 1e-9) - (q_err + index.codes_err) * (1 + 1e-6)
+    # side's values lie within their rows' errors of their levels. The last
+    # term covers the float64 rounding of the levels and of those errors,
+    # which the relative factors do not when the rows sit on the levels.
+    largest = max(abs(lo), abs(lo + 255 * step))
+    slack = Q64.shape[1] * largest * 2.0**-48
+    floor = vals[:, -1] * step * (1 - 1e-9) - (q_err + index.codes_err) * (1 + 1e-6)
+    return floor - slack
 
 
 def _l2_candidates(Q32, index, self_offset, vals, idx):
