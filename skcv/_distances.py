@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _simd
+from ._simd import _GQ, _GX, _sad_1x1, _sad_4x2
 from ._threadpool import _limit_blas_threads
 
 # Unit roundoff of float32.
@@ -781,6 +782,25 @@ def _exact_topk(Q64, X, self_rows, k, metric_code):
 
 
 @njit(inline="always")
+def _n_tiles(Q, X, tq, tx):
+    """Tiles of ``tq`` rows of Q x ``tx`` rows of X that cover ``Q x X``."""
+    return ((Q.shape[0] + tq - 1) // tq) * ((X.shape[0] + tx - 1) // tx)
+
+
+@njit(inline="always")
+def _tile(t, Q, X, tq, tx):
+    """Rows ``[q0, q1)`` of Q and ``[x0, x1)`` of X in tile ``t``.
+
+    Training-tile major: consecutive tiles share their training rows, which
+    a thread then keeps in cache while the queries pass over them.
+    """
+    n_qt = (Q.shape[0] + tq - 1) // tq
+    q0 = (t % n_qt) * tq
+    x0 = (t // n_qt) * tx
+    return q0, min(q0 + tq, Q.shape[0]), x0, min(x0 + tx, X.shape[0])
+
+
+@njit(inline="always")
 def _l1_2x2(a0, a1, b0, b1):
     s00 = np.float32(0.0)
     s01 = np.float32(0.0)
@@ -814,17 +834,9 @@ def _l1_block(Q, X, out):
     every query passes over it; inside a tile a 2 x 2 register block loads
     each value once for two distances.
     """
-    n_q = Q.shape[0]
-    n_t = X.shape[0]
-    tq = _L1_TILE_QUERIES
-    tx = _L1_TILE_TRAIN_FLOAT
-    n_qt = (n_q + tq - 1) // tq
-    n_xt = (n_t + tx - 1) // tx
-    for t in prange(n_qt * n_xt):
-        x0 = (t // n_qt) * tx
-        q0 = (t % n_qt) * tq
-        x1 = min(x0 + tx, n_t)
-        q1 = min(q0 + tq, n_q)
+    tq, tx = _L1_TILE_QUERIES, _L1_TILE_TRAIN_FLOAT
+    for t in prange(_n_tiles(Q, X, tq, tx)):
+        q0, q1, x0, x1 = _tile(t, Q, X, tq, tx)
         i = q0
         while i + 1 < q1:
             j = x0
@@ -851,9 +863,38 @@ def _l1_distances_uint8(Q, X, out):
     (about 8 times faster on MNIST rows), else :func:`_l1_block_uint8`.
     """
     if _simd._HAS_AVX2 and X.shape[1] >= 32:
-        _simd._l1_block_uint8_avx2(Q, X, out)
+        _l1_block_uint8_avx2(Q, X, out)
     else:
         _l1_block_uint8(Q, X, out)
+
+
+@njit(parallel=True, cache=True)
+def _l1_block_uint8_avx2(Q, X, out):
+    """``out[i, j] = sum_f |Q[i, f] - X[j, f]|`` for uint8 rows, exactly.
+
+    The register blocks of :mod:`skcv._simd` (CPUs with AVX2 only), in the
+    tiles of :func:`_l1_block_uint8`. Rows of at least 32 bytes; ``out``
+    int32 (the caller checks that ``255 * n_features`` fits).
+    """
+    tq, tx = _L1_TILE_QUERIES, _L1_TILE_TRAIN_UINT8
+    for t in prange(_n_tiles(Q, X, tq, tx)):
+        q0, q1, x0, x1 = _tile(t, Q, X, tq, tx)
+        j = x0
+        while j + _GX <= x1:
+            i = q0
+            while i + _GQ <= q1:
+                s = _sad_4x2(Q, X, i, j)
+                for a in range(_GQ):
+                    for b in range(_GX):
+                        out[i + a, j + b] = s[a * _GX + b]
+                i += _GQ
+            for r in range(i, q1):
+                for b in range(_GX):
+                    out[r, j + b] = _sad_1x1(Q, X, r, j + b)[0]
+            j += _GX
+        for c in range(j, x1):
+            for r in range(q0, q1):
+                out[r, c] = _sad_1x1(Q, X, r, c)[0]
 
 
 @njit(inline="always")
@@ -879,18 +920,10 @@ def _l1_block_uint8(Q, X, out):
     a few training rows are compared all with all, so each row, once loaded,
     serves several distances from the L1 cache.
     """
-    n_q = Q.shape[0]
-    n_t = X.shape[0]
-    tq = _L1_TILE_QUERIES
-    tx = _L1_TILE_TRAIN_UINT8
+    tq, tx = _L1_TILE_QUERIES, _L1_TILE_TRAIN_UINT8
     g = _L1_GROUP_UINT8
-    n_qt = (n_q + tq - 1) // tq
-    n_xt = (n_t + tx - 1) // tx
-    for t in prange(n_qt * n_xt):
-        x0 = (t // n_qt) * tx
-        q0 = (t % n_qt) * tq
-        x1 = min(x0 + tx, n_t)
-        q1 = min(q0 + tq, n_q)
+    for t in prange(_n_tiles(Q, X, tq, tx)):
+        q0, q1, x0, x1 = _tile(t, Q, X, tq, tx)
         for jg in range(x0, x1, g):
             for ig in range(q0, q1, g):
                 for j in range(jg, min(jg + g, x1)):

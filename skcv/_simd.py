@@ -10,14 +10,14 @@ intrinsic here builds that block in LLVM IR: ``GQ`` query rows against
 vector used ``GX`` or ``GQ`` times. Sums of absolute byte differences are
 integers, so the result is exact whatever the order.
 
-Only x86 CPUs with AVX2 run it (:data:`_HAS_AVX2`); everywhere else the
-portable kernels of ``skcv._distances`` do the same work.
+``skcv._distances`` tiles the distance blocks with it on x86 CPUs with
+AVX2 (:data:`_HAS_AVX2`), and runs its portable kernels everywhere else.
 """
 
 import llvmlite.binding as llvm_binding
 import numba
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -141,43 +141,3 @@ _GQ = 4
 _GX = 2
 _sad_4x2 = _sad_block(_GQ, _GX)
 _sad_1x1 = _sad_block(1, 1)
-# Tiles as in skcv._distances: one tile of training rows stays in the L2
-# cache while the queries of a tile pass over it.
-_TILE_QUERIES = 32
-_TILE_TRAIN = 128
-
-
-@njit(parallel=True, cache=True)
-def _l1_block_uint8_avx2(Q, X, out):
-    """``out[i, j] = sum_f |Q[i, f] - X[j, f]|`` for uint8 rows, exactly.
-
-    Rows of at least 32 bytes, C-contiguous; ``out`` int32 (the caller
-    checks that ``255 * n_features`` fits).
-    """
-    n_q = Q.shape[0]
-    n_t = X.shape[0]
-    tq = _TILE_QUERIES
-    tx = _TILE_TRAIN
-    n_qt = (n_q + tq - 1) // tq
-    n_xt = (n_t + tx - 1) // tx
-    for t in prange(n_qt * n_xt):
-        x0 = (t // n_qt) * tx
-        q0 = (t % n_qt) * tq
-        x1 = min(x0 + tx, n_t)
-        q1 = min(q0 + tq, n_q)
-        j = x0
-        while j + _GX <= x1:
-            i = q0
-            while i + _GQ <= q1:
-                s = _sad_4x2(Q, X, i, j)
-                for a in range(_GQ):
-                    for b in range(_GX):
-                        out[i + a, j + b] = s[a * _GX + b]
-                i += _GQ
-            for r in range(i, q1):
-                for b in range(_GX):
-                    out[r, j + b] = _sad_1x1(Q, X, r, j + b)[0]
-            j += _GX
-        for c in range(j, x1):
-            for r in range(q0, q1):
-                out[r, c] = _sad_1x1(Q, X, r, c)[0]

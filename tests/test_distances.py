@@ -197,6 +197,15 @@ def test_uint8_l1_block_is_exact():
 needs_avx2 = pytest.mark.skipif(not _simd._HAS_AVX2, reason="CPU without AVX2")
 
 
+def _record_calls(monkeypatch, name, calls, label, target=None):
+    """Make ``_distances.<name>`` append ``label`` to ``calls``, then run
+    ``target`` (by default the function itself)."""
+    target = target or getattr(_distances, name)
+    monkeypatch.setattr(
+        _distances, name, lambda *args: calls.append(label) or target(*args)
+    )
+
+
 @needs_avx2
 @pytest.mark.parametrize("n_features", [32, 33, 63, 64, 65, 784, 801])
 def test_avx2_uint8_l1_block_is_exact(n_features):
@@ -208,7 +217,7 @@ def test_avx2_uint8_l1_block_is_exact(n_features):
     # The extremes: every byte 0 against every byte 255.
     X[0], Q[0] = 0, 255
     out = np.empty((37, 131), dtype=np.int32)
-    _simd._l1_block_uint8_avx2(Q, X, out)
+    _distances._l1_block_uint8_avx2(Q, X, out)
     expected = cdist(Q.astype(np.float64), X.astype(np.float64), "cityblock")
     np.testing.assert_array_equal(out, expected)
     assert out[0, 0] == 255 * n_features
@@ -222,7 +231,7 @@ def test_avx2_uint8_l1_reads_rows_through_their_stride():
     wide = rng.integers(0, 256, size=(40, 100), dtype=np.uint8)
     X, Q = wide[:, :70], wide[:9, 30:]
     out = np.empty((9, 40), dtype=np.int32)
-    _simd._l1_block_uint8_avx2(Q, X, out)
+    _distances._l1_block_uint8_avx2(Q, X, out)
     expected = cdist(Q.astype(np.float64), X.astype(np.float64), "cityblock")
     np.testing.assert_array_equal(out, expected)
 
@@ -235,14 +244,9 @@ def test_l1_distances_uint8_picks_a_kernel_the_cpu_runs(
     calls = []
     portable = _distances._l1_block_uint8
     monkeypatch.setattr(_simd, "_HAS_AVX2", has_avx2)
-    monkeypatch.setattr(
-        _distances,
-        "_l1_block_uint8",
-        lambda *a: calls.append("portable") or portable(*a),
-    )
-    monkeypatch.setattr(
-        _simd, "_l1_block_uint8_avx2", lambda *a: calls.append("avx2") or portable(*a)
-    )
+    _record_calls(monkeypatch, "_l1_block_uint8", calls, "portable")
+    # The portable kernel stands in, so that this runs on any CPU.
+    _record_calls(monkeypatch, "_l1_block_uint8_avx2", calls, "avx2", portable)
     rng = np.random.default_rng(2)
     X = rng.integers(0, 256, size=(20, n_features), dtype=np.uint8)
     out = np.empty((20, 20), dtype=np.int32)
@@ -287,15 +291,8 @@ def test_l1_grid_leaves_other_data_to_the_float_pass(X):
 def l1_kernels(monkeypatch):
     """Which L1 kernel ranked each block: "levels" (uint8) or "float"."""
     calls = []
-    by_levels, by_floats = _distances._l1_distances_uint8, _distances._l1_block
-    monkeypatch.setattr(
-        _distances,
-        "_l1_distances_uint8",
-        lambda *a: calls.append("levels") or by_levels(*a),
-    )
-    monkeypatch.setattr(
-        _distances, "_l1_block", lambda *a: calls.append("float") or by_floats(*a)
-    )
+    _record_calls(monkeypatch, "_l1_distances_uint8", calls, "levels")
+    _record_calls(monkeypatch, "_l1_block", calls, "float")
     return calls
 
 
