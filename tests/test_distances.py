@@ -254,6 +254,11 @@ def test_l1_distances_uint8_picks_a_kernel_the_cpu_runs(
     assert calls == ["avx2" if has_avx2 and n_features >= 32 else "portable"]
     expected = cdist(X.astype(np.float64), X.astype(np.float64), "cityblock")
     np.testing.assert_array_equal(out, expected)
+    # Rows whose bytes are not adjacent (Fortran order) take the portable one.
+    calls.clear()
+    _l1_distances_uint8(np.asfortranarray(X), X, out)
+    assert calls == ["portable"]
+    np.testing.assert_array_equal(out, expected)
 
 
 @needs_avx2
