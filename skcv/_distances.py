@@ -200,9 +200,9 @@ def _l1_grid(X):
     """
     none = (None, None, 0.0)
     n, d = X.shape
-    if X.dtype == np.uint8 or not _simd._HAS_AVX2 or d < 32 or 255 * d >= 2**31:
+    if X.dtype == np.uint8 or not _simd._HAS_AVX2 or n == 0 or d < 32:
         return none
-    if n == 0:
+    if 255 * d >= 2**31:  # the int32 sums would overflow
         return none
     lo, hi = float(X.min()), float(X.max())
     step = (hi - lo) / 255
@@ -360,7 +360,8 @@ def _search_block(
         # The selection is a copy already: centre it in place.
         centred = Q64[:, index.keep]
         centred -= index.shift
-    if Q32 is None:
+    if Q32 is None and index.codes is None:
+        # (Queries ranked on the L1 levels need no float32 copy.)
         Q32 = centred.astype(np.float32)
     margin = None
 
@@ -383,6 +384,8 @@ def _search_block(
     else:
         floor = _l1_grid_candidates(Q64, index, out, self_offset, vals, idx)
         if floor is None:
+            if Q32 is None:
+                Q32 = centred.astype(np.float32)
             _l1_block(Q32, index.Xs, out)
             _select_topk(out, self_offset, vals, idx)
             q_err = 0.0
