@@ -143,7 +143,11 @@ def test_block_rows_obey_the_budget(metric, n_train, n_features, n_candidates, m
     # L2 holds one chunk product of distances per query, L1 a whole row and
     # the query's levels.
     if metric == "l2":
-        per_query = 4 * min(n_train, 2048) + 20 * n_features + 16 * n_candidates
+        # Also the candidates of the pooled pass (see _pooled_l2_search).
+        pooled = _distances._n_pooled_candidates(n_candidates, n_features)
+        per_query = (
+            4 * min(n_train, 2048) + 28 * n_features + 16 * (n_candidates + pooled)
+        )
     else:
         per_query = 4 * n_train + 21 * n_features + 16 * n_candidates + 8
     budget = int(mib * 2**20)
@@ -552,3 +556,115 @@ def test_rerank_and_exhaustive_search_agree(metric, code):
     np.testing.assert_array_equal(rerank_inds, inds)
     ref = cdist(Q, X.astype(np.float64), _CDIST[metric])
     np.testing.assert_allclose(vals, np.take_along_axis(ref, inds, 1), rtol=1e-12)
+
+
+def _smooth_images(rng, n, dtype=np.uint8, offset=0):
+    """Flattened 16 x 16 RGB images (HWC order) whose neighbouring pixels vary
+    together: random 4 x 4 images enlarged 4 times, plus a little noise."""
+    low = rng.random((n, 4, 4, 3))
+    images = np.repeat(np.repeat(low, 4, axis=1), 4, axis=2)
+    images = 0.9 * images + 0.1 * rng.random(images.shape)
+    if dtype == np.uint8:
+        return (images * 255).astype(np.uint8).reshape(n, -1)
+    return (images + offset).astype(dtype).reshape(n, -1)
+
+
+def test_pool_rows_sums_pairs_stride_apart():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(5, 12))
+    shift = rng.normal(size=12)
+    pooled = _distances._pool_rows(A, 2, shift)
+    # Blocks of 4 features: (0, 2) and (1, 3) give outputs 0 and 1, and so on.
+    first, second = [0, 1, 4, 5, 8, 9], [2, 3, 6, 7, 10, 11]
+    C = A - shift
+    np.testing.assert_allclose(pooled, (C[:, first] + C[:, second]) / np.sqrt(2))
+    # An orthogonal projection: pooled differences are never longer.
+    d = A[:, None] - A[None]
+    pd = pooled[:, None] - pooled[None]
+    assert ((pd**2).sum(-1) <= (d**2).sum(-1) * (1 + 1e-12)).all()
+
+
+def test_pool_stride_finds_neighbouring_pixels():
+    rng = np.random.default_rng(1)
+    X = _smooth_images(rng, 2100)
+    # The same channel of the next pixel (3 apart) or of the pixel below
+    # (48 apart); the channels themselves are independent here.
+    assert _distances._pool_stride(X) in (3, 48)
+    assert _distances._pool_stride(rng.random((2100, 768))) is None
+    assert _distances._pool_stride(X[:2000]) is None  # too few rows to pay
+    assert _distances._pool_stride(X[:, :767]) is None  # no pairs tile 767
+
+
+@pytest.mark.parametrize("dtype, offset", [(np.float32, 1000), (np.float64, 0)])
+def test_pooled_l2_bound_holds(dtype, offset):
+    # Every row's pooled ranking value, less its float32 error, is at most its
+    # exact squared distance, also where the rows sit far from the origin.
+    rng = np.random.default_rng(2)
+    X = _smooth_images(rng, 2100, dtype, offset)
+    Q = np.concatenate([_smooth_images(rng, 30, dtype, offset), X[:5]])
+    index = _build_index(X, "l2")
+    assert index.pool_stride is not None
+    Pq = _distances._pool_rows(Q, index.pool_stride, index.pool_shift)
+    ranking = index.p_sq_norms.astype(np.float64) - 2.0 * (
+        Pq.astype(np.float32) @ index.Ps.T
+    ).astype(np.float64)
+    pq_sq = (Pq**2).sum(1)
+    err = _l2_error_bound(Pq.shape[1]) * (pq_sq + index.p_scale)
+    exact = cdist(Q.astype(np.float64), X.astype(np.float64), "sqeuclidean")
+    assert (ranking + (pq_sq - err)[:, None] <= exact).all()
+    # ... and the bound is close: pooling keeps most of each distance.
+    assert np.median((ranking + pq_sq[:, None]) / np.maximum(exact, 1e-300)) > 0.8
+
+
+@pytest.fixture
+def pooled_search_calls(monkeypatch):
+    """Records, per call of the pooled pass, how many queries it settled."""
+    settled = []
+    search = _distances._pooled_l2_search
+
+    def spy(*args):
+        vals, idx, ok = search(*args)
+        settled.append((int(ok.sum()), len(ok)))
+        return vals, idx, ok
+
+    monkeypatch.setattr(_distances, "_pooled_l2_search", spy)
+    return settled
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("k", [1, 10])
+def test_pooled_l2_search_is_exact(dtype, k, pooled_search_calls, monkeypatch):
+    # Queries near the training images are settled by the pooled bound; noise
+    # queries, whose pooled differences lose half their length, are not, and
+    # take the full pass. Duplicated rows must still tie by the lower index.
+    monkeypatch.setattr(_distances, "_L2_CHUNK_TRAIN", 512)
+    rng = np.random.default_rng(3)
+    X = _smooth_images(rng, 2100, dtype)
+    X[2000] = X[7]
+    near = X[rng.integers(0, 2100, 40)].astype(np.float64)
+    near += rng.normal(scale=3.0 if dtype == np.uint8 else 0.01, size=near.shape)
+    noise = rng.random((20, X.shape[1])) * (255 if dtype == np.uint8 else 1)
+    if dtype == np.uint8:
+        near = np.clip(near, 0, 255)
+    Q = np.concatenate([near, noise, X[7:8].astype(np.float64)]).astype(dtype)
+    index = _build_index(X, "l2")
+    dist, ind = _topk_neighbors(Q, index, k, block_rows=32)
+    ref_dist, ref_ind = _reference(Q, X, k, "l2")
+    np.testing.assert_array_equal(ind, ref_ind)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-12)
+    settled = sum(s for s, _ in pooled_search_calls)
+    assert sum(n for _, n in pooled_search_calls) == len(Q)
+    assert 40 <= settled < len(Q)
+    if k > 1:
+        assert list(ind[-1, :2]) == [7, 2000]
+
+
+def test_pooled_pass_leaves_self_exclusion_to_the_full_pass(pooled_search_calls):
+    rng = np.random.default_rng(4)
+    X = _smooth_images(rng, 2100, np.float32)
+    index = _build_index(X, "l2")
+    dist, ind = _topk_neighbors(None, index, 3, block_rows=700, exclude_self=True)
+    ref_dist, ref_ind = _reference(X, X, 3, "l2", exclude_self=True)
+    np.testing.assert_array_equal(ind, ref_ind)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-12)
+    assert pooled_search_calls == []
