@@ -264,9 +264,10 @@ def _pool_kernel(A, shift, stride, out):
 def _pool_stride(X):
     """The stride of :func:`_pool_rows` that keeps the most of the distances.
 
-    Tried on the differences of 512 random pairs of training rows (a fixed
-    sample: the same rows give the same index), over every stride that
-    tiles the features; returns None when the best keeps less than
+    Tried on the differences of random pairs of training rows (512, fewer
+    on very long rows; a fixed sample: the same rows give the same index),
+    over every stride that tiles the features; returns None when the best
+    keeps less than
     ``_POOL_MIN_KEPT`` of their squared norms (features that do not vary
     with their neighbours), or when the rows are too few or too short for
     the pooled pass to pay.
@@ -275,7 +276,9 @@ def _pool_stride(X):
     if n < _POOL_MIN_TRAIN or d < _POOL_MIN_FEATURES or d % 2:
         return None
     rng = np.random.RandomState(0)
-    diffs = X[rng.randint(0, n, 512)].astype(np.float64) - X[rng.randint(0, n, 512)]
+    n_pairs = min(512, max(16, 2**22 // d))  # at most 32 MiB of differences
+    diffs = X[rng.randint(0, n, n_pairs)].astype(np.float64)
+    diffs -= X[rng.randint(0, n, n_pairs)]
     total = np.einsum("ij,ij->", diffs, diffs)
     if not total > 0:
         return None
