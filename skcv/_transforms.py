@@ -561,10 +561,11 @@ def _pack_rgb_framed(img, frame, reflect, packed, pairs):
 def _bilinear_fixed_rgb_framed(img, maps, k, offset, frame, reflect, dst, scratch):
     """:func:`_bilinear_fixed` of a three-channel image, in vectorised passes.
 
-    ``scratch`` is ``(packed, pairs, index, weight_y, weight_x, top, bottom)``,
-    buffers reused from image to image (see the comment above).
+    ``scratch`` is ``(packed, pairs, index, weight_y, weight_x, top, bottom,
+    row_y, row_x)``, buffers reused from image to image (see the comment
+    above).
     """
-    packed, pairs, index, weight_y, weight_x, top, bottom = scratch
+    packed, pairs, index, weight_y, weight_x, top, bottom, row_y, row_x = scratch
     height, width = img.shape[0], img.shape[1]
     n = height * width
     out = dst.reshape(-1)
@@ -585,19 +586,24 @@ def _bilinear_fixed_rgb_framed(img, maps, k, offset, frame, reflect, dst, scratc
     origin = np.int64(offset - frame) << _COORD_BITS
     pw32, zero = i32(pw), i32(0)
     last_y, last_x = i32(ph - 2), i32(pw - 2)
+    # The rows' start coordinates first, then every pixel in one loop nest
+    # over flat buffers: row views and the rounding inside the row loop cost
+    # more than the row's 32 vectorised pixels (CIFAR-10, one thread: 34
+    # instead of 39 ms for 10,000 images).
     for i in range(height):
         y, x = _fixed_row_start(maps, k, i, offset)
-        y32, x32 = i32(y - origin), i32(x - origin)
-        row = slice(i * width, (i + 1) * width)
-        wy, wx, idx = weight_y[row], weight_x[row], index[row]
+        row_y[i], row_x[i] = i32(y - origin), i32(x - origin)
+    for i in range(height):
+        y32, x32 = row_y[i], row_x[i]
+        first = i * width
         for j in range(width):
             yj = i32(y32 + _mul32(i32(j), sy))
             xj = i32(x32 + _mul32(i32(j), sx))
-            wy[j] = i32(yj >> weight_shift) & weight_mask
-            wx[j] = i32(xj >> weight_shift) & weight_mask
+            weight_y[first + j] = i32(yj >> weight_shift) & weight_mask
+            weight_x[first + j] = i32(xj >> weight_shift) & weight_mask
             yi = min(max(i32(yj >> coord_bits), zero), last_y)
             xi = min(max(i32(xj >> coord_bits), zero), last_x)
-            idx[j] = i32(_mul32(yi, pw32) + xi)
+            index[first + j] = i32(_mul32(yi, pw32) + xi)
 
     both = pairs.view(np.int64)
     for q in range(n):
@@ -661,6 +667,8 @@ def _rgb_scratch(height, width, frame):
         np.empty(n, np.int32),
         np.empty(n, np.int64),
         np.empty(n, np.int64),
+        np.empty(height, np.int32),
+        np.empty(height, np.int32),
     )
 
 
