@@ -461,21 +461,22 @@ def _bilinear_fixed_rgb(img, maps, k, offset, reflect, dst):
             x += step_x
 
 
-# The three-channel uint8 path below exists because the per-pixel scalar code
-# above (12 byte loads and 12 multiplies per RGB pixel) ran CIFAR-10 (32 x 32
-# x 3) at only 1.1x a per-image cv2.warpAffine loop: OpenCV runs the same
-# fixed-point arithmetic in SIMD registers. LLVM does not vectorise a loop
-# that gathers from computed indices, so the work is split into passes over
-# one image, each either a plain gather or a gather-free loop that numba
-# vectorises:
+# The framed uint8 path below (three channels, or one) exists because the
+# per-pixel scalar code above (12 byte loads and 12 multiplies per RGB pixel)
+# ran CIFAR-10 (32 x 32 x 3) at only 1.1x a per-image cv2.warpAffine loop:
+# OpenCV runs the same fixed-point arithmetic in SIMD registers. LLVM does
+# not vectorise a loop that gathers from computed indices, so the work is
+# split into passes over one image, each either a plain gather or a
+# gather-free loop that numba vectorises:
 #
-# 1. pack every source pixel's three bytes into one int32 (10 bits a channel)
-#    inside a frame of ``frame`` pixels (zeros, or the mirrored image), and
-#    pair each packed pixel with its right neighbour in one int64;
+# 1. pack every source pixel's three bytes into one int32 (10 bits a channel;
+#    a grey pixel is its byte) inside a frame of ``frame`` pixels (zeros, or
+#    the mirrored image), and pair each packed pixel with its right neighbour
+#    in one int64;
 # 2. per output pixel, the fractional weights and the index of its top-left
 #    neighbour, clamped into the frame (vectorised);
 # 3. two int64 loads per output pixel: the top and the bottom pair (scalar);
-# 4. the four weighted sums of three channels in int32 lanes (vectorised).
+# 4. the four weighted sums of each channel in int32 lanes (vectorised).
 #
 # The frame makes every pixel take the same branch-free path: under a zero
 # border a neighbour outside the image reads a zero of the frame, and a pixel
@@ -518,9 +519,9 @@ _CHUNK_IMAGES = 64
 
 
 @numba.njit(inline="always")
-def _pack_rgb_framed(img, frame, reflect, packed, pairs):
+def _pack_framed(img, frame, reflect, packed, pairs):
     """Step 1 of the framed path: packed pixels and right-neighbour pairs."""
-    height, width = img.shape[0], img.shape[1]
+    height, width, n_channels = img.shape
     flat = img.reshape(-1)
     pw = width + 2 * frame
     ph = height + 2 * frame
@@ -529,13 +530,17 @@ def _pack_rgb_framed(img, frame, reflect, packed, pairs):
         # Row views keep the subscripts non-negative, which lets the loop
         # vectorise (no wrap-around of negative indices).
         prow = packed[(a + frame) * pw + frame : (a + frame) * pw + frame + width]
-        srow = flat[a * width * 3 : (a + 1) * width * 3]
-        for b in range(width):
-            prow[b] = (
-                i32(srow[3 * b])
-                | (i32(srow[3 * b + 1]) << i32(10))
-                | (i32(srow[3 * b + 2]) << i32(20))
-            )
+        srow = flat[a * width * n_channels : (a + 1) * width * n_channels]
+        if n_channels == 3:
+            for b in range(width):
+                prow[b] = (
+                    i32(srow[3 * b])
+                    | (i32(srow[3 * b + 1]) << i32(10))
+                    | (i32(srow[3 * b + 2]) << i32(20))
+                )
+        else:
+            for b in range(width):
+                prow[b] = i32(srow[b])
     if reflect:
         for a in range(frame, frame + height):
             start = a * pw + frame
@@ -558,8 +563,8 @@ def _pack_rgb_framed(img, frame, reflect, packed, pairs):
 
 
 @numba.njit(inline="always")
-def _bilinear_fixed_rgb_framed(img, maps, k, offset, frame, reflect, dst, scratch):
-    """:func:`_bilinear_fixed` of a three-channel image, in vectorised passes.
+def _bilinear_fixed_framed(img, maps, k, offset, frame, reflect, dst, scratch):
+    """:func:`_bilinear_fixed` of a three- or one-channel image, in passes.
 
     ``scratch`` is ``(packed, pairs, index, weight_y, weight_x, top, bottom,
     row_y, row_x)``, buffers reused from image to image (see the comment
@@ -571,7 +576,7 @@ def _bilinear_fixed_rgb_framed(img, maps, k, offset, frame, reflect, dst, scratc
     out = dst.reshape(-1)
     pw = width + 2 * frame
     ph = height + 2 * frame
-    _pack_rgb_framed(img, frame, reflect, packed, pairs)
+    _pack_framed(img, frame, reflect, packed, pairs)
 
     # numba computes int32 arithmetic in int64 unless told otherwise; the
     # explicit casts keep the vector lanes 32 bits wide (no value overflows:
@@ -616,6 +621,25 @@ def _bilinear_fixed_rgb_framed(img, maps, k, offset, frame, reflect, dst, scratc
     wbits, sh = i32(_WEIGHT_BITS), i32(2 * _WEIGHT_BITS)
     m, s10, s20 = i32(1023), i32(10), i32(20)
     top32, bottom32 = top.view(np.int32), bottom.view(np.int32)
+    if img.shape[2] == 1:
+        for q in range(n):
+            fy, fx = weight_y[q], weight_x[q]
+            w11 = _mul32(fy, fx)
+            w10 = i32((fy << wbits) - w11)
+            w01 = i32((fx << wbits) - w11)
+            w00 = i32(unit2 - w10 - w01 - w11)
+            grey = _dot4(
+                w00,
+                w01,
+                w10,
+                w11,
+                top32[2 * q],
+                top32[2 * q + 1],
+                bottom32[2 * q],
+                bottom32[2 * q + 1],
+            )
+            out[q] = i32(grey + half) >> sh
+        return
     for q in range(n):
         fy, fx = weight_y[q], weight_x[q]
         p00, p01 = top32[2 * q], top32[2 * q + 1]
@@ -655,8 +679,8 @@ def _bilinear_fixed_rgb_framed(img, maps, k, offset, frame, reflect, dst, scratc
 
 
 @numba.njit(inline="always")
-def _rgb_scratch(height, width, frame):
-    """Buffers of :func:`_bilinear_fixed_rgb_framed`; the frame starts at zero."""
+def _framed_scratch(height, width, frame):
+    """Buffers of :func:`_bilinear_fixed_framed`; the frame starts at zero."""
     framed = (height + 2 * frame) * (width + 2 * frame)
     n = height * width
     return (
@@ -717,10 +741,10 @@ def _warp_kernel(
     # Every output image depends on its own map only, so the result is the
     # same for any number of threads and any order of the blocks.
     n_blocks = (n_images + _CHUNK_IMAGES - 1) // _CHUNK_IMAGES
-    framed_rgb = fixed and frame > 0 and src.shape[3] == 3
+    framed = fixed and frame > 0 and (src.shape[3] == 3 or src.shape[3] == 1)
     counter = np.zeros(1, np.int64)
     for _worker in numba.prange(n_workers):
-        scratch = _rgb_scratch(height, width, frame if framed_rgb else 0)
+        scratch = _framed_scratch(height, width, frame if framed else 0)
         block = _next_block(counter)
         while block < n_blocks:
             stop = min((block + 1) * _CHUNK_IMAGES, n_images)
@@ -728,8 +752,8 @@ def _warp_kernel(
                 img = src[sources[k]]
                 if integral[k]:
                     _copy_integral(img, maps, k, reflect, out[k])
-                elif framed_rgb:
-                    _bilinear_fixed_rgb_framed(
+                elif framed:
+                    _bilinear_fixed_framed(
                         img, maps, k, offset, frame, reflect, out[k], scratch
                     )
                 elif fixed and src.shape[3] == 1:
@@ -761,15 +785,15 @@ def _numba_threads(n):
         numba.set_num_threads(previous)
 
 
-# Whether uint8 three-channel images take the framed path (tests switch it
-# off to compare it with _bilinear_fixed_rgb).
-_FRAMED_RGB = True
+# Whether uint8 images of three channels or one take the framed path (tests
+# switch it off to compare it with _bilinear_fixed_rgb and _grey).
+_FRAMED = True
 
 
-def _rgb_frame(shape, maps, offset, pad_mode):
+def _frame_width(shape, maps, offset, pad_mode):
     """Width of the frame of the framed uint8 path, or 0 to skip that path."""
     height, width, n_channels = shape[1:]
-    if n_channels != 3 or len(maps) == 0:
+    if n_channels not in (1, 3) or len(maps) == 0:
         return 0
     if pad_mode == "reflect":
         # The frame must hold every neighbour that a map reaches; the maps are
@@ -869,7 +893,7 @@ def _warp_into(images, maps, sources, pad_mode, out):
     extent = np.abs(maps[:, [0, 3]]) * (src.shape[1] - 1)
     extent += np.abs(maps[:, [1, 4]]) * (src.shape[2] - 1) + np.abs(maps[:, [2, 5]])
     offset = int(extent.max(initial=0.0)) + 2
-    frame = _rgb_frame(src.shape, maps, offset, pad_mode) if _FRAMED_RGB else 0
+    frame = _frame_width(src.shape, maps, offset, pad_mode) if _FRAMED else 0
     n_threads = numba.get_num_threads()
     if out.size < _PARALLEL_MIN_VALUES:
         # Waking a second thread costs more than it would save.

@@ -528,22 +528,27 @@ def _random_maps(rng, n, shape, scale):
     return maps
 
 
-@pytest.mark.parametrize("shape", [(32, 32, 3), (5, 7, 3), (1, 6, 3), (9, 1, 3)])
+@pytest.mark.parametrize(
+    "shape",
+    [(32, 32, 3), (5, 7, 3), (1, 6, 3), (9, 1, 3), (28, 28), (28, 28, 1), (5, 7, 1)],
+)
 @pytest.mark.parametrize("scale", [1, 4, 40])
 @pytest.mark.parametrize("pad_mode", ["constant", "reflect"])
-def test_framed_rgb_path_equals_the_per_pixel_path(monkeypatch, shape, scale, pad_mode):
-    # uint8 RGB images take a vectorised path through a framed copy of the
-    # image; it must give the very integers of the per-pixel fixed-point code,
-    # at the border too (shifts far outside the image included).
+def test_framed_path_equals_the_per_pixel_path(monkeypatch, shape, scale, pad_mode):
+    # uint8 RGB and grey images take a vectorised path through a framed copy
+    # of the image; it must give the very integers of the per-pixel
+    # fixed-point code, at the border too (shifts far outside the image
+    # included).
     import skcv._transforms as transforms
 
     rng = np.random.default_rng(scale)
     X = rng.integers(0, 256, size=(150, *shape), dtype=np.uint8)
     maps = _random_maps(rng, len(X), shape, scale)
     sources = rng.integers(0, len(X), size=200)
-    assert transforms._rgb_frame((len(X), *shape), maps, 1, pad_mode) > 0
+    channels = shape if len(shape) == 3 else (*shape, 1)
+    assert transforms._frame_width((len(X), *channels), maps, 1, pad_mode) > 0
     framed = warp(X, maps[sources], sources=sources, pad_mode=pad_mode)
-    monkeypatch.setattr(transforms, "_FRAMED_RGB", False)
+    monkeypatch.setattr(transforms, "_FRAMED", False)
     per_pixel = warp(X, maps[sources], sources=sources, pad_mode=pad_mode)
     np.testing.assert_array_equal(framed, per_pixel)
 
@@ -628,7 +633,7 @@ def test_maps_far_outside_the_image_still_resample_within_one_grey_level():
     maps = affine_maps(
         6, X.shape[1:], shift=np.full((6, 2), 300), angle=np.full(6, 5.0)
     )
-    assert transforms._rgb_frame(X.shape, maps, 400, "reflect") == 0
+    assert transforms._frame_width(X.shape, maps, 400, "reflect") == 0
     out = warp(X, maps, pad_mode="reflect")
     exact = np.rint(warp(X.astype(np.float64), maps, pad_mode="reflect"))
     assert np.abs(out - exact).max() <= 1
