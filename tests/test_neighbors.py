@@ -237,3 +237,43 @@ def test_n_jobs_gives_the_same_answer_and_restores_threads(blobs):
     assert numba.get_num_threads() == before
     with pytest.raises(ValueError, match="n_jobs == 0"):
         NearestNeighbor(n_jobs=0).fit(X, y).predict(Xq)
+
+
+def _smooth_images(rng, n, size=8):
+    """Flattened RGB images (HWC) whose neighbouring pixels vary together."""
+    low = rng.random((n, 2, 2, 3))
+    images = np.repeat(np.repeat(low, size // 2, axis=1), size // 2, axis=2)
+    return (0.9 * images + 0.1 * rng.random(images.shape)).reshape(n, -1)
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_pooled_l2_pass_keeps_sklearn_parity(weights):
+    # 2,100 training images: enough rows for the pooled first pass.
+    rng = np.random.default_rng(5)
+    X = _smooth_images(rng, 2100)
+    y = rng.integers(0, 4, size=2100)
+    Q = np.concatenate([_smooth_images(rng, 40), rng.random((10, X.shape[1]))])
+    ours = NearestNeighbor(5, weights=weights).fit(X, y)
+    assert ours._index.pool_stride is not None
+    ref = KNeighborsClassifier(5, weights=weights, algorithm="brute").fit(X, y)
+    dist, ind = ours.kneighbors(Q)
+    ref_dist, ref_ind = ref.kneighbors(Q)
+    np.testing.assert_array_equal(ind, ref_ind)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-10)
+    np.testing.assert_array_equal(ours.predict(Q), ref.predict(Q))
+    np.testing.assert_allclose(ours.predict_proba(Q), ref.predict_proba(Q))
+
+
+def test_pooled_l2_pass_stays_within_the_budget():
+    rng = np.random.default_rng(6)
+    X = _smooth_images(rng, 2100).astype(np.float32)
+    Q = _smooth_images(rng, 4000).astype(np.float32)
+    knn = NearestNeighbor(1, block_memory_mib=1).fit(X, rng.integers(0, 3, 2100))
+    assert knn._index.pool_stride is not None
+    knn.predict(Q[:10])  # compile outside the measurement
+    tracemalloc.start()
+    knn.predict(Q)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # All 4000 x 2100 float32 distances at once would take 32 MiB.
+    assert peak < 2 * 2**20
