@@ -171,7 +171,10 @@ class NearestNeighbor(ClassifierMixin, BaseEstimator):
         _check_magnitude(X, self.metric)
         _check_labels(y, "y")
         self.classes_, self._y = np.unique(y, return_inverse=True)
-        self._index = _build_index(X, self.metric)
+        # Building the index runs parallel kernels too (pixel levels under L1,
+        # pooled rows under L2): the same threads and lock as predicting.
+        with _limit_threads(self.n_jobs), _kernel_launch():
+            self._index = _build_index(X, self.metric)
         self.n_samples_fit_ = X.shape[0]
         return self
 

@@ -79,10 +79,18 @@ def test_concurrent_calls_from_threads_do_not_abort():
     X = rng.random((2000, 30))
     y = rng.integers(0, 3, 2000)
     images = rng.integers(0, 256, (500, 28, 28), dtype=np.uint8)
+    # Fitting runs parallel kernels too: pixels on 256 levels (L1) and
+    # smooth images on enough rows for the pooled L2 pass.
+    low = rng.random((2100, 4, 4, 3))
+    smooth = np.repeat(np.repeat(low, 2, axis=1), 2, axis=2).reshape(2100, -1)
+    levels = np.round(smooth * 255) / 255
+    y_smooth = rng.integers(0, 3, 2100)
 
     def work(seed):
         skcv.NearestNeighbor(2, metric="l1").fit(X, y).predict(X[:300])
         skcv.NearestNeighbor(2).fit(X, y).kneighbors()
+        skcv.NearestNeighbor(2).fit(smooth, y_smooth).predict(smooth[:200])
+        skcv.NearestNeighbor(2, metric="l1").fit(levels, y_smooth).predict(levels[:50])
         return skcv.ImageAugmenter(max_rotation=10, random_state=seed).fit_resample(
             images, np.zeros(500, dtype=int)
         )[0].sum()
