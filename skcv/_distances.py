@@ -449,7 +449,11 @@ def _search_block(
 ):
     """Both passes over one block of queries; distances squared for L2.
 
-    ``Q32`` is the float32 working copy of the queries when it exists
+    Under L2 with pooled rows, the pooled pass comes first and only the
+    queries it leaves unsettled take the two passes (queries that are the
+    training rows themselves skip it: their self-exclusion goes by position
+    in the block, which a subset of the block would lose). ``Q32`` is the
+    float32 working copy of the queries when it exists
     already (queries taken from the training rows), else None. The work
     arrays ``out``, ``vals`` and ``idx`` are reused from block to block; the
     query copies made here are freed on return, before the next block makes
