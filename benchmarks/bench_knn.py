@@ -260,6 +260,25 @@ def _knn_kept(X):
     return int(np.count_nonzero((X[:1] != X).any(axis=0)))
 
 
+def _pooled_share(name, X, Q, ks=(1, 10)):
+    """Print the stride of the pooled L2 pass and the share of queries it settles."""
+    index = NearestNeighbor().fit(X, np.zeros(len(X), dtype=int))._index
+    if index.pool_stride is None:
+        print(f"{name}: no pooled L2 pass (neighbouring features keep too little)")
+        return
+    Q64 = np.asarray(Q, dtype=np.float64)
+    X_read = _distances._read_only(index.X)
+    shares = []
+    for k in ks:
+        n_cand = _distances._n_pooled_candidates(k, X.shape[1])
+        _, _, ok = _distances._pooled_l2_search(Q64, X_read, index, k, n_cand)
+        shares.append(f"k={k} {ok.mean():.1%} ({n_cand} candidates)")
+    print(
+        f"{name}: pooled L2 pass on pairs {index.pool_stride} features apart; "
+        f"queries it settles: {', '.join(shares)}"
+    )
+
+
 def peers_section(quick, rounds=1, l2=True):
     """faiss as the peer: L2 (1 and 2 threads, k=1 and 10) and L1, side by side.
 
@@ -291,6 +310,10 @@ def peers_section(quick, rounds=1, l2=True):
         f"and {_knn_kept(C[n_cq:])} of {C.shape[1]} CIFAR-10 columns (the others "
         f"are constant over the training rows).\n"
     )
+    if l2:
+        _pooled_share("MNIST", X, Q)
+        _pooled_share("CIFAR-10", C[n_cq:], C[:n_cq])
+        print()
     rows = []
     for r in range(rounds if l2 else 0):
         if rounds > 1:
