@@ -70,11 +70,18 @@ _L2_SCREEN_CHUNK = 32
 # The pooled L2 pass (see _pool_stride): pooling is used when the pairs it
 # averages keep at least this share of the squared differences between
 # training rows (pixels next to each other: 0.87 on MNIST, 0.97 on
-# CIFAR-10; 0.50 for independent features), and on at least this many
-# training rows and features.
+# CIFAR-10; 0.50 for independent features), on rows of at least
+# _POOL_MIN_FEATURES, and when the training rows times their features come
+# to at least _POOL_MIN_WORK per candidate: the pass halves the products,
+# which grow with both, but re-ranks its candidates exactly and keeps longer
+# heaps, which do not shrink with the features. Measured, one thread, 1 and
+# 10 neighbours: on MNIST's 784 features it cost more than it saved below
+# about 30,000 training rows (0.56x-0.61x the full pass's speed at 5,000,
+# 1.0x-1.1x at 30,000, 1.2x-1.3x at 60,000; 129-138 candidates); on
+# CIFAR-10's 3,072 it gained from 2,500 rows on (1.3x; 43-52 candidates).
 _POOL_MIN_KEPT = 0.85
-_POOL_MIN_TRAIN = 2048
 _POOL_MIN_FEATURES = 64
+_POOL_MIN_WORK = 2**18
 
 
 class _Index(NamedTuple):
@@ -192,7 +199,10 @@ def _build_index(X, metric):
         x_sq_norms = np.einsum("ij,ij->i", Xs, Xs, dtype=np.float64)
         x_scale = float(x_sq_norms.max())
         pooled = {}
-        stride = _pool_stride(X)
+        n_rows, n_cols = X.shape
+        stride = None
+        if n_rows * n_cols >= _POOL_MIN_WORK * _n_pooled_candidates(1, n_cols):
+            stride = _pool_stride(X)
         if stride is not None:
             pool_shift = X.mean(axis=0, dtype=np.float64)
             Ps = _pool_rows(X, stride, pool_shift, np.float32)
@@ -269,11 +279,11 @@ def _pool_stride(X):
     over every stride that tiles the features; returns None when the best
     keeps less than
     ``_POOL_MIN_KEPT`` of their squared norms (features that do not vary
-    with their neighbours), or when the rows are too few or too short for
-    the pooled pass to pay.
+    with their neighbours), or when the rows are too short or of an odd
+    length.
     """
     n, d = X.shape
-    if n < _POOL_MIN_TRAIN or d < _POOL_MIN_FEATURES or d % 2:
+    if n < 2 or d < _POOL_MIN_FEATURES or d % 2:
         return None
     rng = np.random.RandomState(0)
     n_pairs = min(512, max(16, 2**22 // d))  # at most 32 MiB of differences
@@ -464,7 +474,8 @@ def _search_block(
     metric_code = 2 if index.metric == "l2" else 1
     Q64 = np.array(queries, dtype=np.float64, order="C")
     n_pooled = _n_pooled_candidates(k, n_features)
-    if index.Ps is not None and self_offset < 0 and certify and 4 * n_pooled <= n_train:
+    pays = n_train * n_features >= _POOL_MIN_WORK * n_pooled and 4 * n_pooled <= n_train
+    if index.Ps is not None and self_offset < 0 and certify and pays:
         pvals, pidx, ok = _pooled_l2_search(Q64, X, index, k, n_pooled)
         redo = np.flatnonzero(~ok)
         if redo.size:

@@ -584,6 +584,12 @@ def test_pool_rows_sums_pairs_stride_apart():
     assert ((pd**2).sum(-1) <= (d**2).sum(-1) * (1 + 1e-12)).all()
 
 
+@pytest.fixture
+def pool_always(monkeypatch):
+    """The pooled L2 pass on data too small for it to pay (see _POOL_MIN_WORK)."""
+    monkeypatch.setattr(_distances, "_POOL_MIN_WORK", 0)
+
+
 def test_pool_stride_finds_neighbouring_pixels():
     rng = np.random.default_rng(1)
     X = _smooth_images(rng, 2100)
@@ -591,12 +597,23 @@ def test_pool_stride_finds_neighbouring_pixels():
     # (48 apart); the channels themselves are independent here.
     assert _distances._pool_stride(X) in (3, 48)
     assert _distances._pool_stride(rng.random((2100, 768))) is None
-    assert _distances._pool_stride(X[:2000]) is None  # too few rows to pay
     assert _distances._pool_stride(X[:, :767]) is None  # no pairs tile 767
+    assert _distances._pool_stride(X[:, :62]) is None  # too short to pay
+
+
+def test_pooled_rows_only_where_the_pass_pays(monkeypatch):
+    rng = np.random.default_rng(1)
+    X = _smooth_images(rng, 2100)
+    # 2,100 x 768 is less work than the pass needs to pay for its 129
+    # candidates a query (MNIST-sized rows need some 43,000 training rows).
+    assert _build_index(X, "l2").pool_stride is None
+    monkeypatch.setattr(_distances, "_POOL_MIN_WORK", 2100 * 768 // 129)
+    assert _build_index(X, "l2").pool_stride in (3, 48)
+    assert _build_index(X, "l1").pool_stride is None
 
 
 @pytest.mark.parametrize("dtype, offset", [(np.float32, 1000), (np.float64, 0)])
-def test_pooled_l2_bound_holds(dtype, offset):
+def test_pooled_l2_bound_holds(dtype, offset, pool_always):
     # Every row's pooled ranking value, less its float32 error, is at most its
     # exact squared distance, also where the rows sit far from the origin.
     rng = np.random.default_rng(2)
@@ -633,7 +650,9 @@ def pooled_search_calls(monkeypatch):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 @pytest.mark.parametrize("k", [1, 10])
-def test_pooled_l2_search_is_exact(dtype, k, pooled_search_calls, monkeypatch):
+def test_pooled_l2_search_is_exact(
+    dtype, k, pooled_search_calls, pool_always, monkeypatch
+):
     # Queries near the training images are settled by the pooled bound; noise
     # queries, whose pooled differences lose half their length, are not, and
     # take the full pass. Duplicated rows must still tie by the lower index.
@@ -659,7 +678,9 @@ def test_pooled_l2_search_is_exact(dtype, k, pooled_search_calls, monkeypatch):
         assert list(ind[-1, :2]) == [7, 2000]
 
 
-def test_pooled_pass_leaves_self_exclusion_to_the_full_pass(pooled_search_calls):
+def test_pooled_pass_leaves_self_exclusion_to_the_full_pass(
+    pooled_search_calls, pool_always
+):
     rng = np.random.default_rng(4)
     X = _smooth_images(rng, 2100, np.float32)
     index = _build_index(X, "l2")

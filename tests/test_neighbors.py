@@ -6,7 +6,7 @@ import pytest
 from scipy.spatial.distance import cdist
 from sklearn.neighbors import KNeighborsClassifier
 
-from skcv import NearestNeighbor
+from skcv import NearestNeighbor, _distances
 from skcv import neighbors as neighbors_module
 from skcv._distances import _n_candidates, _query_block_rows
 
@@ -246,9 +246,14 @@ def _smooth_images(rng, n, size=8):
     return (0.9 * images + 0.1 * rng.random(images.shape)).reshape(n, -1)
 
 
+@pytest.fixture
+def pool_always(monkeypatch):
+    """The pooled L2 pass on data too small for it to pay (see _POOL_MIN_WORK)."""
+    monkeypatch.setattr(_distances, "_POOL_MIN_WORK", 0)
+
+
 @pytest.mark.parametrize("weights", ["uniform", "distance"])
-def test_pooled_l2_pass_keeps_sklearn_parity(weights):
-    # 2,100 training images: enough rows for the pooled first pass.
+def test_pooled_l2_pass_keeps_sklearn_parity(weights, pool_always):
     rng = np.random.default_rng(5)
     X = _smooth_images(rng, 2100)
     y = rng.integers(0, 4, size=2100)
@@ -264,7 +269,7 @@ def test_pooled_l2_pass_keeps_sklearn_parity(weights):
     np.testing.assert_allclose(ours.predict_proba(Q), ref.predict_proba(Q))
 
 
-def test_pooled_l2_pass_stays_within_the_budget():
+def test_pooled_l2_pass_stays_within_the_budget(pool_always):
     rng = np.random.default_rng(6)
     X = _smooth_images(rng, 2100).astype(np.float32)
     Q = _smooth_images(rng, 4000).astype(np.float32)

@@ -74,7 +74,10 @@ def test_concurrent_calls_from_threads_do_not_abort():
     import numba
     import numpy as np
     import skcv
+    from skcv import _distances
 
+    # The pooled L2 pass on data too small for it to pay, to run its kernels.
+    _distances._POOL_MIN_WORK = 0
     rng = np.random.default_rng(0)
     X = rng.random((2000, 30))
     y = rng.integers(0, 3, 2000)
