@@ -13,6 +13,13 @@ from skcv._distances import _n_candidates, _query_block_rows
 _P = {"l1": 1, "l2": 2}
 
 
+def _smooth_images(rng, n, size=8):
+    """Flattened RGB images (HWC) whose neighbouring pixels vary together."""
+    low = rng.random((n, 2, 2, 3))
+    images = np.repeat(np.repeat(low, size // 2, axis=1), size // 2, axis=2)
+    return (0.9 * images + 0.1 * rng.random(images.shape)).reshape(n, -1)
+
+
 @pytest.fixture(scope="module")
 def blobs():
     """Continuous data (no distance ties), 3 classes that overlap."""
@@ -170,11 +177,18 @@ def test_block_size_follows_the_budget(blobs, monkeypatch):
     np.testing.assert_array_equal(tiny, whole)
 
 
-def test_predict_memory_is_bounded_by_the_budget():
+@pytest.mark.parametrize("pooled", [False, True])
+def test_predict_memory_is_bounded_by_the_budget(pooled, monkeypatch):
     rng = np.random.default_rng(2)
-    X = rng.normal(size=(2000, 16)).astype(np.float32)
-    Q = rng.normal(size=(4000, 16)).astype(np.float32)
-    knn = NearestNeighbor(1, block_memory_mib=1).fit(X, rng.integers(0, 3, 2000))
+    if pooled:
+        # Through the pooled L2 pass (on data too small for it to pay).
+        monkeypatch.setattr(_distances, "_POOL_MIN_WORK", 0)
+        X, Q = _smooth_images(rng, 2100), _smooth_images(rng, 4000)
+    else:
+        X, Q = rng.normal(size=(2000, 16)), rng.normal(size=(4000, 16))
+    X, Q = X.astype(np.float32), Q.astype(np.float32)
+    knn = NearestNeighbor(1, block_memory_mib=1).fit(X, rng.integers(0, 3, len(X)))
+    assert (knn._index.pool_stride is not None) == pooled
     knn.predict(Q[:10])  # compile outside the measurement
     tracemalloc.start()
     knn.predict(Q)
@@ -239,13 +253,6 @@ def test_n_jobs_gives_the_same_answer_and_restores_threads(blobs):
         NearestNeighbor(n_jobs=0).fit(X, y).predict(Xq)
 
 
-def _smooth_images(rng, n, size=8):
-    """Flattened RGB images (HWC) whose neighbouring pixels vary together."""
-    low = rng.random((n, 2, 2, 3))
-    images = np.repeat(np.repeat(low, size // 2, axis=1), size // 2, axis=2)
-    return (0.9 * images + 0.1 * rng.random(images.shape)).reshape(n, -1)
-
-
 @pytest.fixture
 def pool_always(monkeypatch):
     """The pooled L2 pass on data too small for it to pay (see _POOL_MIN_WORK)."""
@@ -267,18 +274,3 @@ def test_pooled_l2_pass_keeps_sklearn_parity(weights, pool_always):
     np.testing.assert_allclose(dist, ref_dist, rtol=1e-10)
     np.testing.assert_array_equal(ours.predict(Q), ref.predict(Q))
     np.testing.assert_allclose(ours.predict_proba(Q), ref.predict_proba(Q))
-
-
-def test_pooled_l2_pass_stays_within_the_budget(pool_always):
-    rng = np.random.default_rng(6)
-    X = _smooth_images(rng, 2100).astype(np.float32)
-    Q = _smooth_images(rng, 4000).astype(np.float32)
-    knn = NearestNeighbor(1, block_memory_mib=1).fit(X, rng.integers(0, 3, 2100))
-    assert knn._index.pool_stride is not None
-    knn.predict(Q[:10])  # compile outside the measurement
-    tracemalloc.start()
-    knn.predict(Q)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    # All 4000 x 2100 float32 distances at once would take 32 MiB.
-    assert peak < 2 * 2**20
