@@ -264,7 +264,7 @@ def _pooled_share(name, X, Q, ks=(1, 10)):
     """Print the stride of the pooled L2 pass and the share of queries it settles."""
     index = NearestNeighbor().fit(X, np.zeros(len(X), dtype=int))._index
     if index.pool_stride is None:
-        print(f"{name}: no pooled L2 pass (neighbouring features keep too little)")
+        print(f"{name}: no pooled L2 pass (too few rows, or too little kept)")
         return
     Q64 = np.asarray(Q, dtype=np.float64)
     X_read = _distances._read_only(index.X)
