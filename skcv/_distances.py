@@ -77,7 +77,7 @@ _L2_SCREEN_CHUNK = 32
 # heaps, which do not shrink with the features. Measured, one thread, 1 and
 # 10 neighbours: on MNIST's 784 features it cost more than it saved below
 # about 30,000 training rows (0.56x-0.61x the full pass's speed at 5,000,
-# 1.0x-1.1x at 30,000, 1.2x-1.3x at 60,000; 129-138 candidates); on
+# 0.99x-1.10x at 30,000, 1.2x-1.3x at 60,000; 129-138 candidates); on
 # CIFAR-10's 3,072 it gained from 2,500 rows on (1.3x; 43-52 candidates).
 _POOL_MIN_KEPT = 0.85
 _POOL_MIN_FEATURES = 64
@@ -192,24 +192,22 @@ def _build_index(X, metric):
             keep = varies
             const_cols = np.setdiff1d(np.arange(X.shape[1]), keep)
             const_vals = X[0, const_cols].astype(np.float64)
-        shift = X.mean(axis=0, dtype=np.float64)
-        if keep is not None:
-            shift = shift[keep]
+        mean = X.mean(axis=0, dtype=np.float64)
+        shift = mean if keep is None else mean[keep]
         Xs = _shifted_float32(X, shift, keep)
         x_sq_norms = np.einsum("ij,ij->i", Xs, Xs, dtype=np.float64)
         x_scale = float(x_sq_norms.max())
         pooled = {}
-        n_rows, n_cols = X.shape
+        # Pooled rows only where the pass can pay for its fewest candidates.
         stride = None
-        if n_rows * n_cols >= _POOL_MIN_WORK * _n_pooled_candidates(1, n_cols):
+        if _pooled_pass_pays(*X.shape, _n_pooled_candidates(1, X.shape[1])):
             stride = _pool_stride(X)
         if stride is not None:
-            pool_shift = X.mean(axis=0, dtype=np.float64)
-            Ps = _pool_rows(X, stride, pool_shift, np.float32)
+            Ps = _pool_rows(X, stride, mean, np.float32)
             p_sq_norms = np.einsum("ij,ij->i", Ps, Ps, dtype=np.float64)
             pooled = {
                 "pool_stride": stride,
-                "pool_shift": pool_shift,
+                "pool_shift": mean,
                 "Ps": Ps,
                 "p_sq_norms": p_sq_norms.astype(np.float32),
                 "p_scale": float(p_sq_norms.max()),
@@ -474,8 +472,12 @@ def _search_block(
     metric_code = 2 if index.metric == "l2" else 1
     Q64 = np.array(queries, dtype=np.float64, order="C")
     n_pooled = _n_pooled_candidates(k, n_features)
-    pays = n_train * n_features >= _POOL_MIN_WORK * n_pooled and 4 * n_pooled <= n_train
-    if index.Ps is not None and self_offset < 0 and certify and pays:
+    if (
+        index.Ps is not None
+        and self_offset < 0
+        and certify
+        and _pooled_pass_pays(n_train, n_features, n_pooled)
+    ):
         pvals, pidx, ok = _pooled_l2_search(Q64, X, index, k, n_pooled)
         redo = np.flatnonzero(~ok)
         if redo.size:
@@ -563,6 +565,12 @@ def _n_pooled_candidates(k, n_features):
     can afford more of them (MNIST: 128 + k, CIFAR-10: 42 + k for k <= 21).
     """
     return k + max(2 * k, min(128, max(32, 131072 // n_features)))
+
+
+def _pooled_pass_pays(n_train, n_features, n_cand):
+    """Whether the pooled L2 pass saves more than its ``n_cand`` candidates
+    cost (see ``_POOL_MIN_WORK``), and leaves most training rows out."""
+    return n_train * n_features >= _POOL_MIN_WORK * n_cand and 4 * n_cand <= n_train
 
 
 def _pooled_l2_search(Q64, X, index, k, n_cand):

@@ -741,7 +741,8 @@ def _warp_kernel(
     # Every output image depends on its own map only, so the result is the
     # same for any number of threads and any order of the blocks.
     n_blocks = (n_images + _CHUNK_IMAGES - 1) // _CHUNK_IMAGES
-    framed = fixed and frame > 0 and (src.shape[3] == 3 or src.shape[3] == 1)
+    # A frame is only ever set for one or three channels (_frame_width).
+    framed = fixed and frame > 0
     counter = np.zeros(1, np.int64)
     for _worker in numba.prange(n_workers):
         scratch = _framed_scratch(height, width, frame if framed else 0)
@@ -786,7 +787,8 @@ def _numba_threads(n):
 
 
 # Whether uint8 images of three channels or one take the framed path (tests
-# switch it off to compare it with _bilinear_fixed_rgb and _grey).
+# switch it off to compare it with _bilinear_fixed_rgb and
+# _bilinear_fixed_grey).
 _FRAMED = True
 
 

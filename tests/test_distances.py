@@ -558,17 +558,6 @@ def test_rerank_and_exhaustive_search_agree(metric, code):
     np.testing.assert_allclose(vals, np.take_along_axis(ref, inds, 1), rtol=1e-12)
 
 
-def _smooth_images(rng, n, dtype=np.uint8, offset=0):
-    """Flattened 16 x 16 RGB images (HWC order) whose neighbouring pixels vary
-    together: random 4 x 4 images enlarged 4 times, plus a little noise."""
-    low = rng.random((n, 4, 4, 3))
-    images = np.repeat(np.repeat(low, 4, axis=1), 4, axis=2)
-    images = 0.9 * images + 0.1 * rng.random(images.shape)
-    if dtype == np.uint8:
-        return (images * 255).astype(np.uint8).reshape(n, -1)
-    return (images + offset).astype(dtype).reshape(n, -1)
-
-
 def test_pool_rows_sums_pairs_stride_apart():
     rng = np.random.default_rng(0)
     A = rng.normal(size=(5, 12))
@@ -584,15 +573,9 @@ def test_pool_rows_sums_pairs_stride_apart():
     assert ((pd**2).sum(-1) <= (d**2).sum(-1) * (1 + 1e-12)).all()
 
 
-@pytest.fixture
-def pool_always(monkeypatch):
-    """The pooled L2 pass on data too small for it to pay (see _POOL_MIN_WORK)."""
-    monkeypatch.setattr(_distances, "_POOL_MIN_WORK", 0)
-
-
-def test_pool_stride_finds_neighbouring_pixels():
+def test_pool_stride_finds_neighbouring_pixels(smooth_images):
     rng = np.random.default_rng(1)
-    X = _smooth_images(rng, 2100)
+    X = smooth_images(rng, 2100, dtype=np.uint8)
     # The same channel of the next pixel (3 apart) or of the pixel below
     # (48 apart); the channels themselves are independent here.
     assert _distances._pool_stride(X) in (3, 48)
@@ -601,9 +584,9 @@ def test_pool_stride_finds_neighbouring_pixels():
     assert _distances._pool_stride(X[:, :62]) is None  # too short to pay
 
 
-def test_pooled_rows_only_where_the_pass_pays(monkeypatch):
+def test_pooled_rows_only_where_the_pass_pays(monkeypatch, smooth_images):
     rng = np.random.default_rng(1)
-    X = _smooth_images(rng, 2100)
+    X = smooth_images(rng, 2100, dtype=np.uint8)
     # 2,100 x 768 is less work than the pass needs to pay for its 129
     # candidates a query (MNIST-sized rows need some 43,000 training rows).
     assert _build_index(X, "l2").pool_stride is None
@@ -613,12 +596,12 @@ def test_pooled_rows_only_where_the_pass_pays(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype, offset", [(np.float32, 1000), (np.float64, 0)])
-def test_pooled_l2_bound_holds(dtype, offset, pool_always):
+def test_pooled_l2_bound_holds(dtype, offset, pool_always, smooth_images):
     # Every row's pooled ranking value, less its float32 error, is at most its
     # exact squared distance, also where the rows sit far from the origin.
     rng = np.random.default_rng(2)
-    X = _smooth_images(rng, 2100, dtype, offset)
-    Q = np.concatenate([_smooth_images(rng, 30, dtype, offset), X[:5]])
+    X = smooth_images(rng, 2100, dtype=dtype, offset=offset)
+    Q = np.concatenate([smooth_images(rng, 30, dtype=dtype, offset=offset), X[:5]])
     index = _build_index(X, "l2")
     assert index.pool_stride is not None
     Pq = _distances._pool_rows(Q, index.pool_stride, index.pool_shift)
@@ -651,14 +634,14 @@ def pooled_search_calls(monkeypatch):
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 @pytest.mark.parametrize("k", [1, 10])
 def test_pooled_l2_search_is_exact(
-    dtype, k, pooled_search_calls, pool_always, monkeypatch
+    dtype, k, pooled_search_calls, pool_always, smooth_images, monkeypatch
 ):
     # Queries near the training images are settled by the pooled bound; noise
     # queries, whose pooled differences lose half their length, are not, and
     # take the full pass. Duplicated rows must still tie by the lower index.
     monkeypatch.setattr(_distances, "_L2_CHUNK_TRAIN", 512)
     rng = np.random.default_rng(3)
-    X = _smooth_images(rng, 2100, dtype)
+    X = smooth_images(rng, 2100, dtype=dtype)
     X[2000] = X[7]
     near = X[rng.integers(0, 2100, 40)].astype(np.float64)
     near += rng.normal(scale=3.0 if dtype == np.uint8 else 0.01, size=near.shape)
@@ -679,10 +662,10 @@ def test_pooled_l2_search_is_exact(
 
 
 def test_pooled_pass_leaves_self_exclusion_to_the_full_pass(
-    pooled_search_calls, pool_always
+    pooled_search_calls, pool_always, smooth_images
 ):
     rng = np.random.default_rng(4)
-    X = _smooth_images(rng, 2100, np.float32)
+    X = smooth_images(rng, 2100, dtype=np.float32)
     index = _build_index(X, "l2")
     dist, ind = _topk_neighbors(None, index, 3, block_rows=700, exclude_self=True)
     ref_dist, ref_ind = _reference(X, X, 3, "l2", exclude_self=True)

@@ -13,13 +13,6 @@ from skcv._distances import _n_candidates, _query_block_rows
 _P = {"l1": 1, "l2": 2}
 
 
-def _smooth_images(rng, n, size=8):
-    """Flattened RGB images (HWC) whose neighbouring pixels vary together."""
-    low = rng.random((n, 2, 2, 3))
-    images = np.repeat(np.repeat(low, size // 2, axis=1), size // 2, axis=2)
-    return (0.9 * images + 0.1 * rng.random(images.shape)).reshape(n, -1)
-
-
 @pytest.fixture(scope="module")
 def blobs():
     """Continuous data (no distance ties), 3 classes that overlap."""
@@ -178,12 +171,12 @@ def test_block_size_follows_the_budget(blobs, monkeypatch):
 
 
 @pytest.mark.parametrize("pooled", [False, True])
-def test_predict_memory_is_bounded_by_the_budget(pooled, monkeypatch):
+def test_predict_memory_is_bounded_by_the_budget(pooled, smooth_images, monkeypatch):
     rng = np.random.default_rng(2)
     if pooled:
         # Through the pooled L2 pass (on data too small for it to pay).
         monkeypatch.setattr(_distances, "_POOL_MIN_WORK", 0)
-        X, Q = _smooth_images(rng, 2100), _smooth_images(rng, 4000)
+        X, Q = smooth_images(rng, 2100, side=8), smooth_images(rng, 4000, side=8)
     else:
         X, Q = rng.normal(size=(2000, 16)), rng.normal(size=(4000, 16))
     X, Q = X.astype(np.float32), Q.astype(np.float32)
@@ -253,18 +246,12 @@ def test_n_jobs_gives_the_same_answer_and_restores_threads(blobs):
         NearestNeighbor(n_jobs=0).fit(X, y).predict(Xq)
 
 
-@pytest.fixture
-def pool_always(monkeypatch):
-    """The pooled L2 pass on data too small for it to pay (see _POOL_MIN_WORK)."""
-    monkeypatch.setattr(_distances, "_POOL_MIN_WORK", 0)
-
-
 @pytest.mark.parametrize("weights", ["uniform", "distance"])
-def test_pooled_l2_pass_keeps_sklearn_parity(weights, pool_always):
+def test_pooled_l2_pass_keeps_sklearn_parity(weights, pool_always, smooth_images):
     rng = np.random.default_rng(5)
-    X = _smooth_images(rng, 2100)
+    X = smooth_images(rng, 2100, side=8)
     y = rng.integers(0, 4, size=2100)
-    Q = np.concatenate([_smooth_images(rng, 40), rng.random((10, X.shape[1]))])
+    Q = np.concatenate([smooth_images(rng, 40, side=8), rng.random((10, X.shape[1]))])
     ours = NearestNeighbor(5, weights=weights).fit(X, y)
     assert ours._index.pool_stride is not None
     ref = KNeighborsClassifier(5, weights=weights, algorithm="brute").fit(X, y)

@@ -83,7 +83,7 @@ def test_concurrent_calls_from_threads_do_not_abort():
     y = rng.integers(0, 3, 2000)
     images = rng.integers(0, 256, (500, 28, 28), dtype=np.uint8)
     # Fitting runs parallel kernels too: pixels on 256 levels (L1) and
-    # smooth images on enough rows for the pooled L2 pass.
+    # smooth images for the pooled L2 pass.
     low = rng.random((2100, 4, 4, 3))
     smooth = np.repeat(np.repeat(low, 2, axis=1), 2, axis=2).reshape(2100, -1)
     levels = np.round(smooth * 255) / 255
